@@ -1,4 +1,6 @@
-// Placeholder: replaced by the real handler (issue "Core").
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda"
+import { lambdaRuntime, makeLambdaHandler } from "./runtime.js"
+import { requestBatch } from "./specs.js"
 
-export const handler = async (_event: SQSEvent): Promise<SQSBatchResponse> => ({ batchItemFailures: [] })
+/** Lambda entry point (serverless.yml `handler: src/handlers/updateRequest.handler`). */
+export const handler = makeLambdaHandler(requestBatch, lambdaRuntime())
+export const warm = handler.warm

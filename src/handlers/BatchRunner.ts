@@ -1,0 +1,126 @@
+import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
+import { Cause, Clock, Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
+import type { Outcome } from "../programs/Outcome.js"
+import { Alma } from "../services/Alma.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
+import { emitMetrics } from "./Metrics.js"
+
+/**
+ * What one Lambda does with each record of its queue: decode the body, run the program. Everything
+ * else (concurrency, deadlines, fates, logs, metrics) is the shared batch runner's.
+ */
+export interface BatchSpec<Message, R> {
+  /** The function's name, in logs and metrics. */
+  readonly name: string
+  /** The queue it reads, in logs. */
+  readonly queue: string
+  readonly message: Schema.Codec<Message, string>
+  /** The IDs a log line shows for this message. */
+  readonly ids: (message: Message) => Record<string, string>
+  readonly run: (message: Message) => Effect.Effect<Outcome, RecordFailure, R>
+}
+
+/** Time kept back for the runner's own work (reporting, metrics) after the last record. */
+const reserve = Duration.seconds(3)
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+// The problem of an undecodable body names the rule it broke, never the body itself.
+const describeIssue = (issue: SchemaIssue.Issue) =>
+  formatter(issue)
+    .issues.slice(0, 3)
+    .map(
+      (i) =>
+        `${i.path === undefined || i.path.length === 0 ? "body" : i.path.map(String).join(".")}: ${i.message.split("\n")[0]}`
+    )
+    .join("; ")
+
+interface RecordReport {
+  readonly messageId: string
+  readonly fate: Fate
+}
+
+export const processBatch =
+  <Message, R>(spec: BatchSpec<Message, R>) =>
+  (event: SQSEvent, context: Pick<LambdaContext, "getRemainingTimeInMillis">) =>
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      const alma = yield* Alma
+      const before = yield* alma.usage
+      const decode = Schema.decodeUnknownEffect(spec.message)
+      const remaining = () => Duration.millis(context.getRemainingTimeInMillis())
+
+      const processRecord = (record: SQSRecord) =>
+        Effect.gen(function* () {
+          const left = Duration.subtract(remaining(), reserve)
+          if (Duration.isLessThanOrEqualTo(left, Duration.zero)) {
+            return yield* new OutOfTime({ remainingMillis: context.getRemainingTimeInMillis() })
+          }
+          const message = yield* decode(record.body).pipe(
+            Effect.mapError((error) => new MessageUndecodable({ problem: describeIssue(error.issue) }))
+          )
+          yield* Effect.annotateLogsScoped(spec.ids(message))
+          return yield* spec.run(message).pipe(
+            Effect.timeoutOrElse({
+              duration: left,
+              orElse: () => Effect.fail(new OutOfTime({ remainingMillis: context.getRemainingTimeInMillis() }))
+            })
+          )
+        }).pipe(
+          Effect.scoped,
+          Effect.exit,
+          Effect.flatMap((exit) => report(record, exit)),
+          Effect.annotateLogs({ messageId: record.messageId, queue: spec.queue, function: spec.name }),
+          Effect.withSpan(`${spec.name}.record`, { attributes: { messageId: record.messageId } })
+        )
+
+      const reports = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
+      const after = yield* alma.usage
+      const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
+      yield* emitMetrics(
+        spec.name,
+        {
+          received: reports.length,
+          succeeded: count("succeeded"),
+          discarded: count("discarded"),
+          retried: count("retried"),
+          almaCalls: after.calls - before.calls,
+          alma429: after.rateLimited - before.rateLimited
+        },
+        yield* Clock.currentTimeMillis
+      )
+      const response: SQSBatchResponse = {
+        batchItemFailures: reports.filter((r) => r.fate === "retried").map((r) => ({ itemIdentifier: r.messageId }))
+      }
+      return response
+    }).pipe(Effect.withSpan(`${spec.name}.batch`, { attributes: { records: event.Records.length } }))
+
+/** Logs the record's one fate. A defect (a bug) is retried too: nothing is lost while it is fixed. */
+const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Effect.Effect<RecordReport> => {
+  if (Exit.isSuccess(exit)) {
+    const outcome = exit.value
+    return outcome._tag === "Cached"
+      ? Effect.logInfo("record cached").pipe(
+          Effect.annotateLogs({ fate: "succeeded" }),
+          Effect.as(reportOf(record, "succeeded"))
+        )
+      : Effect.logInfo("record discarded").pipe(
+          Effect.annotateLogs({ fate: "discarded", reason: outcome.reason }),
+          Effect.as(reportOf(record, "discarded"))
+        )
+  }
+  const failure = Cause.findErrorOption(exit.cause)
+  if (failure._tag === "Some") {
+    const verdict = verdictOf(failure.value)
+    const annotations = { fate: verdict.fate, errorTag: failure.value._tag, ...describeFailure(failure.value) }
+    const log = verdict.level === "Error" ? Effect.logError : Effect.logWarning
+    return log("record failed").pipe(Effect.annotateLogs(annotations), Effect.as(reportOf(record, verdict.fate)))
+  }
+  return Effect.logError("record failed unexpectedly", Cause.pretty(exit.cause)).pipe(
+    Effect.annotateLogs({ fate: "retried", errorTag: "Defect" }),
+    Effect.as(reportOf(record, "retried"))
+  )
+}
+
+const reportOf = (record: SQSRecord, fate: Fate): RecordReport => ({ messageId: record.messageId, fate })

@@ -1,0 +1,69 @@
+import { Schema } from "effect"
+import type { AlmaError } from "../services/AlmaError.js"
+import type { CacheStoreError } from "../services/CacheStoreError.js"
+import type { QueueSendFailed } from "../services/QueueError.js"
+
+/** The body is not a message this function can read: kept in the DLQ for inspection, Alma untouched. */
+export class MessageUndecodable extends Schema.TaggedError<MessageUndecodable>()("MessageUndecodable", {
+  problem: Schema.String
+}) {}
+
+/** Not started, or not finished, before the Lambda's time ran short: SQS delivers it again. */
+export class OutOfTime extends Schema.TaggedError<OutOfTime>()("OutOfTime", {
+  remainingMillis: Schema.Number
+}) {}
+
+export type RecordFailure = AlmaError | CacheStoreError | QueueSendFailed | MessageUndecodable | OutOfTime
+
+/**
+ * Every record ends with exactly one fate. `retried` records are reported in `batchItemFailures`:
+ * SQS delivers them again and, after the third receive, moves them to the DLQ.
+ */
+export type Fate = "succeeded" | "discarded" | "retried"
+
+export interface FailureVerdict {
+  readonly fate: "retried"
+  /** Error: an operator must act (bad key, unreadable answer). Warning: transient, expected now and then. */
+  readonly level: "Warning" | "Error"
+}
+
+/**
+ * The fate table of the README, in code: each typed failure decides its record's fate here, and a
+ * new failure type does not compile until it is given one. Discards never reach this table: a
+ * program that discards (Alma does not know the user or item) succeeds with a `Discarded` outcome.
+ */
+export const verdictOf = (failure: RecordFailure): FailureVerdict => {
+  switch (failure._tag) {
+    case "MessageUndecodable":
+      return { fate: "retried", level: "Error" }
+    case "AlmaNotFound":
+      // Only reached when the clean-up could not run first: retrying repeats the clean-up.
+      return { fate: "retried", level: "Warning" }
+    case "AlmaRateLimited":
+      return { fate: "retried", level: failure.threshold === "daily" ? "Error" : "Warning" }
+    case "AlmaUnauthorized":
+      return { fate: "retried", level: "Error" }
+    case "AlmaUnavailable":
+      return { fate: "retried", level: "Warning" }
+    case "AlmaBadResponse":
+      return { fate: "retried", level: "Error" }
+    case "AlmaApiKeyUnavailable":
+      return { fate: "retried", level: "Error" }
+    case "CacheThrottled":
+    case "CacheUnavailable":
+      return { fate: "retried", level: "Warning" }
+    case "QueueSendFailed":
+      return { fate: "retried", level: "Warning" }
+    case "OutOfTime":
+      return { fate: "retried", level: "Warning" }
+  }
+}
+
+/** What a log line may say of a failure: its data without the bodies of unsent messages. */
+export const describeFailure = (failure: RecordFailure): Record<string, unknown> => {
+  if (failure._tag === "QueueSendFailed") {
+    return { queueUrl: failure.queueUrl, sent: failure.sent, unsent: failure.unsent.length }
+  }
+  const { _tag, ...fields } = failure
+  return { ...fields }
+}

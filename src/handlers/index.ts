@@ -1,0 +1,24 @@
+import { Layer, ManagedRuntime } from "effect"
+import { AppConfig } from "../services/AppConfig.js"
+import { jsonLogs, liveServices, makeLambdaHandler } from "./runtime.js"
+import { feeBatch, loanBatch, requestBatch, userBatch } from "./specs.js"
+
+/**
+ * The four handlers over one runtime built from an explicit environment: how the local stack and
+ * the integration tests run the real handlers in-process. `dispose` closes the AWS clients.
+ */
+export const makeHandlers = (
+  environment: Readonly<Record<string, string | undefined>>,
+  options: { readonly logs?: Layer.Layer<never> } = {}
+) => {
+  const runtime = ManagedRuntime.make(
+    Layer.provideMerge(liveServices(AppConfig.layerFrom(environment)), options.logs ?? jsonLogs)
+  )
+  return {
+    updateUser: makeLambdaHandler(userBatch, runtime),
+    updateLoan: makeLambdaHandler(loanBatch, runtime),
+    updateRequest: makeLambdaHandler(requestBatch, runtime),
+    updateFee: makeLambdaHandler(feeBatch, runtime),
+    dispose: () => runtime.dispose()
+  }
+}

@@ -1,0 +1,47 @@
+import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
+import { Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { Alma } from "../services/Alma.js"
+import { AlmaApiKey } from "../services/AlmaApiKey.js"
+import { AppConfig, type ConfigInvalid } from "../services/AppConfig.js"
+import { AwsClients } from "../services/AwsClients.js"
+import { CacheStore } from "../services/CacheStore.js"
+import { Queues } from "../services/Queues.js"
+import { type BatchSpec, processBatch } from "./BatchRunner.js"
+
+export type ServiceContext = Alma | CacheStore | Queues | AppConfig
+
+/** Every live service, built from the given configuration. */
+export const liveServices = (
+  config: Layer.Layer<AppConfig, ConfigInvalid>
+): Layer.Layer<ServiceContext, ConfigInvalid> =>
+  Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer).pipe(
+    Layer.provide(AlmaApiKey.layer),
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provide(AwsClients.layer),
+    Layer.provideMerge(config)
+  )
+
+/** Structured JSON logs, one object per line, as CloudWatch Logs Insights reads them. */
+export const jsonLogs = Logger.layer([Logger.consoleJson])
+
+export type LambdaHandler = ((event: SQSEvent, context: LambdaContext) => Promise<SQSBatchResponse>) & {
+  /** Builds the runtime now (configuration, clients): for the Lambda init phase and benchmarks. */
+  readonly warm: () => Promise<void>
+}
+
+/**
+ * A runtime built once per container from a layer; each invocation runs the batch on it
+ * (effect-aws's `LambdaHandler.make` idea). A configuration error fails every invocation with the
+ * one message that names every bad variable.
+ */
+export const makeLambdaHandler = <Message>(
+  spec: BatchSpec<Message, ServiceContext>,
+  runtime: ManagedRuntime.ManagedRuntime<ServiceContext, ConfigInvalid>
+): LambdaHandler =>
+  Object.assign((event: SQSEvent, context: LambdaContext) => runtime.runPromise(processBatch(spec)(event, context)), {
+    warm: () => runtime.runPromise(Effect.void)
+  })
+
+/** The runtime of a deployed Lambda: configuration from `process.env`. */
+export const lambdaRuntime = () => ManagedRuntime.make(Layer.provideMerge(liveServices(AppConfig.layer), jsonLogs))

@@ -1,0 +1,29 @@
+import { Schema } from "effect"
+import { AlmaId, almaObject, CodeValue, nullable } from "./AlmaObject.js"
+
+/** One entry of a fee's `transaction` list (payments, waivers…). */
+export const FeeTransaction = almaObject({
+  amount: nullable(Schema.Number)
+})
+export type FeeTransaction = typeof FeeTransaction.Type
+
+/** One `fee` of GET /users/{user_id}/fees[/{fee_id}]. */
+export const Fee = almaObject({
+  id: AlmaId,
+  /** `{value, link}` here, unlike requests. */
+  user_primary_id: nullable(CodeValue),
+  balance: nullable(Schema.Number),
+  original_amount: nullable(Schema.Number),
+  /** Singular in Alma and absent when there are none. */
+  transaction: nullable(Schema.Array(FeeTransaction))
+})
+export type Fee = typeof Fee.Type
+
+/** GET /users/{user_id}/fees: every active fee in one answer (no paging); no `fee` key when empty. */
+export const FeeList = almaObject({
+  fee: Schema.optionalKey(Schema.NullOr(Schema.Array(Fee))),
+  total_record_count: Schema.Int,
+  total_sum: nullable(Schema.Number),
+  currency: nullable(Schema.String)
+})
+export type FeeList = typeof FeeList.Type

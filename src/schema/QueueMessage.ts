@@ -1,0 +1,41 @@
+import { Schema } from "effect"
+
+// C0 and C1 control characters: never part of an Alma identifier, and a way to forge log lines.
+const controlCharacters = /\p{Cc}/u
+
+/**
+ * An identifier that goes into one path segment of an Alma URL. `.` and `..` are refused because
+ * URL parsers treat them (even percent-encoded) as dot segments and would leave the segment.
+ */
+const pathSafe = Schema.makeFilter<string>(
+  (id) => {
+    if (controlCharacters.test(id)) return "must not contain control characters"
+    if (id === "." || id === "..") return "must not be a dot segment"
+    return undefined
+  },
+  { expected: "an identifier without control characters" }
+)
+
+/** An Alma user ID as the Users queue carries it: trimmed, 1 to 255 characters, no control characters. */
+export const UserId = Schema.Trim.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(255), pathSafe))
+
+/** An Alma loan, request or fee ID: a non-empty string, safe in a path segment. */
+export const ItemId = Schema.NonEmptyString.pipe(Schema.check(Schema.isMaxLength(255), pathSafe))
+
+/** Some producers wrap the ID in JSON; the API gateway sends it raw. */
+const UserMessageJson = Schema.fromJsonString(Schema.Struct({ userID: UserId }))
+
+/**
+ * The Users queue body: the raw user ID (e.g. `LBAAJH`), or `{"userID":"…"}`. Decodes to the ID as
+ * received (trimmed): Alma is always called with it unchanged.
+ */
+export const UserMessage = Schema.Union([UserMessageJson, UserId])
+export const userIdOf = (message: typeof UserMessage.Type): string =>
+  typeof message === "string" ? message : message.userID
+
+export const LoanMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, loanID: ItemId }))
+export type LoanMessage = typeof LoanMessage.Type
+export const RequestMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, requestID: ItemId }))
+export type RequestMessage = typeof RequestMessage.Type
+export const FeeMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, feeID: ItemId }))
+export type FeeMessage = typeof FeeMessage.Type

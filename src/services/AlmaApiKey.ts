@@ -1,0 +1,58 @@
+import { GetParameterCommand } from "@aws-sdk/client-ssm"
+import { Context, Effect, Exit, Layer, Redacted } from "effect"
+import { AlmaApiKeyUnavailable } from "./AlmaError.js"
+import { AppConfig } from "./AppConfig.js"
+import { AwsClients } from "./AwsClients.js"
+
+/**
+ * The Alma API key, read from its SSM SecureString once per container and again after a TTL (a
+ * rotated key reaches running containers without a deployment). Failures are not cached. Held as
+ * `Redacted` so that no log or error ever prints it.
+ */
+export class AlmaApiKey extends Context.Service<
+  AlmaApiKey,
+  {
+    readonly get: Effect.Effect<Redacted.Redacted<string>, AlmaApiKeyUnavailable>
+    /** After Alma refused the key: the next call reads the parameter again. */
+    readonly invalidate: Effect.Effect<void>
+  }
+>()("lag-buc/services/AlmaApiKey") {
+  /** Caches what `read` returns; `read` is the only part that differs between SSM and a test. */
+  static readonly make = Effect.fnUntraced(function* (
+    read: Effect.Effect<string, AlmaApiKeyUnavailable>,
+    ttl: Parameters<typeof Effect.cachedInvalidateWithTTL>[1]
+  ) {
+    const [get, invalidate] = yield* Effect.cachedInvalidateWithTTL(read.pipe(Effect.map(Redacted.make)), ttl)
+    return AlmaApiKey.of({ get, invalidate })
+  })
+
+  static readonly layer = Layer.effect(
+    AlmaApiKey,
+    Effect.gen(function* () {
+      const { alma } = yield* AppConfig
+      const source = alma.key
+      if (source._tag === "Direct") {
+        return AlmaApiKey.of({ get: Effect.succeed(source.key), invalidate: Effect.void })
+      }
+      const { ssm } = yield* AwsClients
+      const read = Effect.tryPromise({
+        try: (signal) =>
+          ssm.send(new GetParameterCommand({ Name: source.name, WithDecryption: true }), { abortSignal: signal }),
+        catch: (error) =>
+          new AlmaApiKeyUnavailable({
+            parameter: source.name,
+            reason: error instanceof Error ? `${error.name}: ${error.message}` : "unknown error"
+          })
+      }).pipe(
+        Effect.flatMap((answer) => {
+          const value = answer.Parameter?.Value
+          return value === undefined || value === ""
+            ? Effect.fail(new AlmaApiKeyUnavailable({ parameter: source.name, reason: "the parameter has no value" }))
+            : Effect.succeed(value)
+        }),
+        Effect.withSpan("AlmaApiKey.read")
+      )
+      return yield* AlmaApiKey.make(read, (exit) => (Exit.isSuccess(exit) ? source.ttl : 0))
+    })
+  )
+}

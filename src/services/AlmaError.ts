@@ -1,0 +1,63 @@
+import { Schema } from "effect"
+
+/**
+ * What can go wrong when asking Alma, one class per decision the batch runner takes
+ * (README "What happens to a message"). Each carries what an operator needs to act on it and
+ * nothing secret: never the API key, never a patron's whole record.
+ */
+
+export const AlmaEntity = Schema.Literals(["user", "loan", "request", "fee"])
+export type AlmaEntity = typeof AlmaEntity.Type
+
+/** Alma does not know the user or item: the message is discarded and the cache cleaned. */
+export class AlmaNotFound extends Schema.TaggedError<AlmaNotFound>()("AlmaNotFound", {
+  entity: AlmaEntity,
+  id: Schema.String,
+  code: Schema.String,
+  trackingId: Schema.optionalKey(Schema.String)
+}) {}
+
+/** HTTP 429. Per second: retried in-process with back-off first. Daily: never retried in-process. */
+export class AlmaRateLimited extends Schema.TaggedError<AlmaRateLimited>()("AlmaRateLimited", {
+  threshold: Schema.Literals(["per-second", "daily"]),
+  trackingId: Schema.optionalKey(Schema.String)
+}) {}
+
+/** The key is wrong, not allowed for this API, or the caller's IP is refused: an operator must act. */
+export class AlmaUnauthorized extends Schema.TaggedError<AlmaUnauthorized>()("AlmaUnauthorized", {
+  status: Schema.Number,
+  code: Schema.String,
+  trackingId: Schema.optionalKey(Schema.String)
+}) {}
+
+/** 5xx, a network failure or a timeout: transient, retried. */
+export class AlmaUnavailable extends Schema.TaggedError<AlmaUnavailable>()("AlmaUnavailable", {
+  reason: Schema.Literals(["server", "network", "timeout"]),
+  status: Schema.optionalKey(Schema.Number),
+  code: Schema.optionalKey(Schema.String),
+  trackingId: Schema.optionalKey(Schema.String)
+}) {}
+
+/** An answer this service cannot read (or a request Alma refused for another reason): kept for inspection. */
+export class AlmaBadResponse extends Schema.TaggedError<AlmaBadResponse>()("AlmaBadResponse", {
+  endpoint: Schema.String,
+  status: Schema.Number,
+  code: Schema.optionalKey(Schema.String),
+  trackingId: Schema.optionalKey(Schema.String),
+  /** The first characters of the body, enough to recognise it, too few to leak a record. */
+  excerpt: Schema.String
+}) {}
+
+/** The API key could not be read from SSM. */
+export class AlmaApiKeyUnavailable extends Schema.TaggedError<AlmaApiKeyUnavailable>()("AlmaApiKeyUnavailable", {
+  parameter: Schema.String,
+  reason: Schema.String
+}) {}
+
+export type AlmaError =
+  | AlmaNotFound
+  | AlmaRateLimited
+  | AlmaUnauthorized
+  | AlmaUnavailable
+  | AlmaBadResponse
+  | AlmaApiKeyUnavailable

@@ -1,0 +1,208 @@
+import { Context, Duration, Effect, Layer, Redacted, Schema, SchemaIssue } from "effect"
+import type { ExpiryPolicy } from "../schema/Expiry.js"
+
+/**
+ * Everything the Lambdas read from their environment, decoded once per container. A bad or missing
+ * variable fails the start with ONE message naming every bad variable, so an operator fixes all of
+ * them in one deployment.
+ */
+
+const Text = Schema.Trim.pipe(Schema.check(Schema.isMinLength(1)))
+const PositiveInt = Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThan(0)))
+const PositiveNumber = Schema.NumberFromString.pipe(Schema.check(Schema.isFinite(), Schema.isGreaterThan(0)))
+const HttpUrl = Text.pipe(
+  Schema.check(
+    Schema.makeFilter<string>((url) => URL.canParse(url) && /^https?:\/\//.test(url), {
+      expected: "an http(s) URL"
+    })
+  )
+)
+
+export const EnvironmentSchema = Schema.Struct({
+  ALMA_BASE_URL: HttpUrl,
+  ALMA_API_KEY_NAME: Schema.optionalKey(Text),
+  ALMA_API_KEY: Schema.optionalKey(Text),
+  ALMA_API_KEY_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  ALMA_TIMEOUT_MS: Schema.optionalKey(PositiveInt),
+  ALMA_MAX_RPS: Schema.optionalKey(PositiveNumber),
+  ALMA_MAX_RETRIES: Schema.optionalKey(
+    Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 })))
+  ),
+  USER_CACHE_TABLE_NAME: Text,
+  LOAN_CACHE_TABLE_NAME: Text,
+  REQUEST_CACHE_TABLE_NAME: Text,
+  FEE_CACHE_TABLE_NAME: Text,
+  LOAN_QUEUE_URL: Schema.optionalKey(HttpUrl),
+  REQUEST_QUEUE_URL: Schema.optionalKey(HttpUrl),
+  FEE_QUEUE_URL: Schema.optionalKey(HttpUrl),
+  ITEM_REFRESH: Schema.optionalKey(Schema.Literals(["queue", "inline"])),
+  USER_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  LOAN_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  REQUEST_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  FEE_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  BATCH_CONCURRENCY: Schema.optionalKey(PositiveInt),
+  AWS_REGION: Schema.optionalKey(Text),
+  AWS_ENDPOINT_URL: Schema.optionalKey(HttpUrl),
+  AWS_ENDPOINT_URL_DYNAMODB: Schema.optionalKey(HttpUrl),
+  AWS_ENDPOINT_URL_SQS: Schema.optionalKey(HttpUrl),
+  AWS_ENDPOINT_URL_SSM: Schema.optionalKey(HttpUrl),
+  AWS_ACCESS_KEY_ID: Schema.optionalKey(Text),
+  AWS_SECRET_ACCESS_KEY: Schema.optionalKey(Schema.Redacted(Text))
+})
+export type Environment = typeof EnvironmentSchema.Type
+
+/** Where the Alma API key comes from: SSM in AWS, or given directly for local runs. */
+export type AlmaKeySource =
+  | { readonly _tag: "Parameter"; readonly name: string; readonly ttl: Duration.Duration }
+  | { readonly _tag: "Direct"; readonly key: Redacted.Redacted<string> }
+
+export interface AwsSettings {
+  readonly region: string | undefined
+  readonly endpoints: { readonly dynamodb?: string; readonly sqs?: string; readonly ssm?: string }
+  /** Only for local stacks; in AWS the SDK's default chain (the Lambda role) is used. */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
+}
+
+export interface Settings {
+  readonly alma: {
+    readonly baseUrl: string
+    readonly key: AlmaKeySource
+    readonly timeout: Duration.Duration
+    readonly maxCallsPerSecond: number
+    readonly maxRetries: number
+  }
+  readonly tables: { readonly user: string; readonly loan: string; readonly request: string; readonly fee: string }
+  /** Absent in inline mode, where nothing is enqueued. */
+  readonly queues: { readonly loan: string; readonly request: string; readonly fee: string } | undefined
+  readonly itemRefresh: "queue" | "inline"
+  readonly expiry: ExpiryPolicy
+  readonly batchConcurrency: number
+  readonly aws: AwsSettings
+}
+
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  problems: Schema.Array(Schema.Struct({ variable: Schema.String, problem: Schema.String }))
+}) {
+  override get message(): string {
+    return `Invalid configuration: ${this.problems.map((p) => `${p.variable} ${p.problem}`).join("; ")}`
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const problemsOf = (issue: SchemaIssue.Issue) =>
+  formatter(issue).issues.map((i) => ({
+    variable:
+      i.path?.map((segment) => (typeof segment === "object" ? String(segment.key) : String(segment))).join(".") ??
+      "environment",
+    problem: i.message === "Missing key" ? "is required" : i.message.replace(/^Expected/, "must be")
+  }))
+
+const seconds = (value: number | undefined, fallback: Duration.Duration) =>
+  value === undefined ? fallback : Duration.seconds(value)
+
+/** Rules that span several variables, checked after each variable is valid on its own. */
+const crossChecks = (env: Readonly<Record<string, string | undefined>>) => {
+  const problems: Array<{ variable: string; problem: string }> = []
+  if (env.ALMA_API_KEY_NAME === undefined && env.ALMA_API_KEY === undefined) {
+    problems.push({ variable: "ALMA_API_KEY_NAME", problem: "is required (or ALMA_API_KEY for local runs)" })
+  }
+  if ((env.ITEM_REFRESH ?? "queue") === "queue") {
+    for (const name of ["LOAN_QUEUE_URL", "REQUEST_QUEUE_URL", "FEE_QUEUE_URL"] as const) {
+      if (env[name] === undefined) problems.push({ variable: name, problem: "is required when ITEM_REFRESH is queue" })
+    }
+  }
+  return problems
+}
+
+const toSettings = (env: Environment): Settings => {
+  const defaultExpiry = { user: Duration.hours(2), day14: Duration.days(14) }
+  return {
+    alma: {
+      baseUrl: env.ALMA_BASE_URL.replace(/\/+$/, ""),
+      key:
+        env.ALMA_API_KEY !== undefined
+          ? { _tag: "Direct", key: Redacted.make(env.ALMA_API_KEY) }
+          : {
+              _tag: "Parameter",
+              name: env.ALMA_API_KEY_NAME ?? "",
+              ttl: seconds(env.ALMA_API_KEY_TTL_SECONDS, Duration.minutes(15))
+            },
+      timeout: Duration.millis(env.ALMA_TIMEOUT_MS ?? 10_000),
+      maxCallsPerSecond: env.ALMA_MAX_RPS ?? 10,
+      maxRetries: env.ALMA_MAX_RETRIES ?? 4
+    },
+    tables: {
+      user: env.USER_CACHE_TABLE_NAME,
+      loan: env.LOAN_CACHE_TABLE_NAME,
+      request: env.REQUEST_CACHE_TABLE_NAME,
+      fee: env.FEE_CACHE_TABLE_NAME
+    },
+    queues:
+      env.LOAN_QUEUE_URL !== undefined && env.REQUEST_QUEUE_URL !== undefined && env.FEE_QUEUE_URL !== undefined
+        ? { loan: env.LOAN_QUEUE_URL, request: env.REQUEST_QUEUE_URL, fee: env.FEE_QUEUE_URL }
+        : undefined,
+    itemRefresh: env.ITEM_REFRESH ?? "queue",
+    expiry: {
+      user: seconds(env.USER_TTL_SECONDS, defaultExpiry.user),
+      loan: seconds(env.LOAN_TTL_SECONDS, defaultExpiry.day14),
+      request: seconds(env.REQUEST_TTL_SECONDS, defaultExpiry.day14),
+      fee: seconds(env.FEE_TTL_SECONDS, defaultExpiry.day14)
+    },
+    batchConcurrency: env.BATCH_CONCURRENCY ?? 5,
+    aws: {
+      region: env.AWS_REGION,
+      endpoints: endpointsOf(env),
+      credentials:
+        env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
+          ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: Redacted.value(env.AWS_SECRET_ACCESS_KEY) }
+          : undefined
+    }
+  }
+}
+
+/** Set on a local stack only: in AWS the SDK finds the regional endpoints itself. */
+const endpointsOf = (env: Environment): AwsSettings["endpoints"] => {
+  const endpoints: { dynamodb?: string; sqs?: string; ssm?: string } = {}
+  const dynamodb = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL
+  const sqs = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL
+  const ssm = env.AWS_ENDPOINT_URL_SSM ?? env.AWS_ENDPOINT_URL
+  if (dynamodb !== undefined) endpoints.dynamodb = dynamodb
+  if (sqs !== undefined) endpoints.sqs = sqs
+  if (ssm !== undefined) endpoints.ssm = ssm
+  return endpoints
+}
+
+const decodeEnvironment = Schema.decodeUnknownEffect(EnvironmentSchema)
+
+/** Reads the settings from an environment record (process.env in a Lambda). */
+export const readSettings = (
+  environment: Readonly<Record<string, string | undefined>>
+): Effect.Effect<Settings, ConfigInvalid> =>
+  Effect.suspend(() => {
+    const present = withoutEmptyValues(environment)
+    const related = crossChecks(present)
+    return decodeEnvironment(present, { errors: "all", onExcessProperty: "ignore" }).pipe(
+      Effect.mapError((error) => new ConfigInvalid({ problems: [...problemsOf(error.issue), ...related] })),
+      Effect.filterOrFail(
+        () => related.length === 0,
+        () => new ConfigInvalid({ problems: related })
+      ),
+      Effect.map(toSettings)
+    )
+  })
+
+// An empty variable is how `serverless.yml` passes an unset optional one: treat it as absent.
+const withoutEmptyValues = (environment: Readonly<Record<string, string | undefined>>) =>
+  Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value.trim() !== ""))
+
+export class AppConfig extends Context.Service<AppConfig, Settings>()("lag-buc/services/AppConfig") {
+  /** From `process.env`, once per container. */
+  static readonly layer = Layer.effect(
+    AppConfig,
+    Effect.suspend(() => readSettings(process.env))
+  )
+
+  static readonly layerFrom = (environment: Readonly<Record<string, string | undefined>>) =>
+    Layer.effect(AppConfig, readSettings(environment))
+}
