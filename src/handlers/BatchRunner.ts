@@ -51,26 +51,28 @@ export const processBatch =
       const decode = Schema.decodeUnknownEffect(spec.message)
       const remaining = () => Duration.millis(context.getRemainingTimeInMillis())
 
-      const processRecord = (record: SQSRecord) =>
-        Effect.gen(function* () {
+      /** Runs one decoded message, failing with `OutOfTime` rather than being cut off by Lambda. */
+      const run = (message: Message) =>
+        Effect.suspend(() => {
           const left = Duration.subtract(remaining(), reserve)
-          if (Duration.isLessThanOrEqualTo(left, Duration.zero)) {
-            return yield* new OutOfTime({ remainingMillis: context.getRemainingTimeInMillis() })
-          }
-          const message = yield* decode(record.body).pipe(
-            Effect.mapError((error) => new MessageUndecodable({ problem: describeIssue(error.issue) }))
-          )
-          yield* Effect.annotateLogsScoped(spec.ids(message))
-          return yield* spec.run(message).pipe(
-            Effect.timeoutOrElse({
-              duration: left,
-              orElse: () => Effect.fail(new OutOfTime({ remainingMillis: context.getRemainingTimeInMillis() }))
-            })
-          )
-        }).pipe(
-          Effect.scoped,
-          Effect.exit,
-          Effect.flatMap((exit) => report(record, exit)),
+          const outOfTime = () => new OutOfTime({ remainingMillis: context.getRemainingTimeInMillis() })
+          return Duration.isLessThanOrEqualTo(left, Duration.zero)
+            ? Effect.fail(outOfTime())
+            : spec.run(message).pipe(Effect.timeoutOrElse({ duration: left, orElse: () => Effect.fail(outOfTime()) }))
+        })
+
+      const processRecord = (record: SQSRecord) =>
+        decode(record.body).pipe(
+          Effect.matchEffect({
+            onFailure: (error) =>
+              report(record, Exit.fail(new MessageUndecodable({ problem: describeIssue(error.issue) }))),
+            onSuccess: (message) =>
+              run(message).pipe(
+                Effect.exit,
+                Effect.flatMap((exit) => report(record, exit)),
+                Effect.annotateLogs(spec.ids(message))
+              )
+          }),
           Effect.annotateLogs({ messageId: record.messageId, queue: spec.queue, function: spec.name }),
           Effect.withSpan(`${spec.name}.record`, { attributes: { messageId: record.messageId } })
         )

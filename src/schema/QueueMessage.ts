@@ -29,7 +29,11 @@ const UserMessageJson = Schema.fromJsonString(Schema.Struct({ userID: UserId }))
  * The Users queue body: the raw user ID (e.g. `LBAAJH`), or `{"userID":"…"}`. Decodes to the ID as
  * received (trimmed): Alma is always called with it unchanged.
  */
-export const UserMessage = Schema.Union([UserMessageJson, UserId])
+export const UserMessage = Schema.Union([
+  UserMessageJson,
+  // A body that looks like JSON but is not the JSON form is a broken message, not an ID.
+  UserId.pipe(Schema.check(Schema.makeFilter<string>((id) => !id.startsWith("{") || 'must be {"userID":"…"}')))
+])
 export const userIdOf = (message: typeof UserMessage.Type): string =>
   typeof message === "string" ? message : message.userID
 

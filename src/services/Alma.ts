@@ -129,7 +129,7 @@ const make = Effect.gen(function* () {
   const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }
   let rateLimited = 0
 
-  const retryPolicy = Schedule.exponential(Duration.millis(200), 2).pipe(Schedule.jittered)
+  const retryPolicy = Schedule.exponential(settings.retryBase, 2).pipe(Schedule.jittered)
 
   /** One HTTP attempt: rate-limited, authenticated, timed out as a whole (a body can hang too). */
   const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>

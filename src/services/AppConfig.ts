@@ -25,6 +25,7 @@ export const EnvironmentSchema = Schema.Struct({
   ALMA_API_KEY_TTL_SECONDS: Schema.optionalKey(PositiveInt),
   ALMA_TIMEOUT_MS: Schema.optionalKey(PositiveInt),
   ALMA_MAX_RPS: Schema.optionalKey(PositiveNumber),
+  ALMA_RETRY_BASE_MS: Schema.optionalKey(PositiveInt),
   ALMA_MAX_RETRIES: Schema.optionalKey(
     Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 })))
   ),
@@ -70,6 +71,8 @@ export interface Settings {
     readonly timeout: Duration.Duration
     readonly maxCallsPerSecond: number
     readonly maxRetries: number
+    /** The first back-off; each retry doubles it, with jitter. */
+    readonly retryBase: Duration.Duration
   }
   readonly tables: { readonly user: string; readonly loan: string; readonly request: string; readonly fee: string }
   /** Absent in inline mode, where nothing is enqueued. */
@@ -130,7 +133,8 @@ const toSettings = (env: Environment): Settings => {
             },
       timeout: Duration.millis(env.ALMA_TIMEOUT_MS ?? 10_000),
       maxCallsPerSecond: env.ALMA_MAX_RPS ?? 10,
-      maxRetries: env.ALMA_MAX_RETRIES ?? 4
+      maxRetries: env.ALMA_MAX_RETRIES ?? 4,
+      retryBase: Duration.millis(env.ALMA_RETRY_BASE_MS ?? 200)
     },
     tables: {
       user: env.USER_CACHE_TABLE_NAME,

@@ -52,6 +52,20 @@ export const keyAttribute: Record<RecordKind, string> = {
   fee: itemKindSpec.fee.key
 }
 
+/** The record's key in its table. */
+export const keyOf = (record: CacheRecord): string => {
+  switch (record.kind) {
+    case "user":
+      return record.record.primary_id
+    case "loan":
+      return record.record.loan_id
+    case "request":
+      return record.record.request_id
+    case "fee":
+      return record.record.id
+  }
+}
+
 const throttlingErrors = new Set([
   "ProvisionedThroughputExceededException",
   "ThrottlingException",

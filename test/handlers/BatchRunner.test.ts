@@ -1,0 +1,203 @@
+import { describe, expect, it } from "vitest"
+import { feeBatch, loanBatch, userBatch } from "../../src/handlers/specs.js"
+import {
+  AlmaApiKeyUnavailable,
+  AlmaBadResponse,
+  AlmaRateLimited,
+  AlmaUnauthorized,
+  AlmaUnavailable
+} from "../../src/services/AlmaError.js"
+import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
+import { testApiKey } from "../support/env.js"
+import { lambdaContext, makeMemoryStack, patron, sqsEvent } from "../support/memoryStack.js"
+
+const loan = (id: string) => ({ loan_id: id, user_id: "U1", due_date: "2026-12-01T22:00:00Z" })
+
+interface LogLine {
+  readonly level?: string
+  readonly message?: unknown
+  readonly annotations?: Record<string, unknown>
+}
+const isLogLine = (value: unknown): value is LogLine =>
+  typeof value === "object" && value !== null && "annotations" in value
+
+const recordLogs = (stack: ReturnType<typeof makeMemoryStack>) =>
+  stack.capture
+    .json()
+    .filter(isLogLine)
+    .filter((line) => line.annotations?.fate !== undefined)
+
+const metricsLine = (stack: ReturnType<typeof makeMemoryStack>) =>
+  stack.capture
+    .json()
+    .find((line): line is Record<string, unknown> => typeof line === "object" && line !== null && "_aws" in line)
+
+describe("the fate of each record", () => {
+  const cases = [
+    ["Alma per-second threshold after retries", new AlmaRateLimited({ threshold: "per-second" }), "Warning"],
+    ["Alma daily threshold", new AlmaRateLimited({ threshold: "daily" }), "Error"],
+    ["Alma 5xx", new AlmaUnavailable({ reason: "server", status: 503 }), "Warning"],
+    ["Alma timeout", new AlmaUnavailable({ reason: "timeout" }), "Warning"],
+    ["Alma unauthorized", new AlmaUnauthorized({ status: 400, code: "UNAUTHORIZED" }), "Error"],
+    [
+      "Alma answer not decodable",
+      new AlmaBadResponse({ endpoint: "loans", status: 200, trackingId: "E01-X", excerpt: "{" }),
+      "Error"
+    ],
+    ["API key unreadable", new AlmaApiKeyUnavailable({ parameter: "/alma/key", reason: "AccessDenied" }), "Error"]
+  ] as const
+
+  it.each(cases)("%s: retried", async (_, failure, level) => {
+    const stack = makeMemoryStack({ U1: patron() })
+    stack.alma.failures.set("U1", failure)
+    const response = await stack.handler(userBatch)(sqsEvent([["m1", "U1"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    const [log] = recordLogs(stack)
+    expect(log?.level).toBe(level.toUpperCase() === "WARNING" ? "WARN" : "ERROR")
+    expect(log?.annotations).toMatchObject({
+      fate: "retried",
+      errorTag: failure._tag,
+      messageId: "m1",
+      userID: "U1",
+      queue: "users"
+    })
+    if (failure._tag === "AlmaBadResponse") expect(log?.annotations?.trackingId).toBe("E01-X")
+  })
+
+  it("body not decodable: retried toward the DLQ, Alma not called", async () => {
+    const stack = makeMemoryStack()
+    const response = await stack.handler(loanBatch)(sqsEvent([["m1", "not json"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(stack.alma.calls.loan).toBe(0)
+    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable" })
+  })
+
+  it("Alma does not know the user: discarded, cache cleaned", async () => {
+    const stack = makeMemoryStack()
+    stack.cache.tables.user.set("gone", {
+      primary_id: "gone",
+      loan_ids: ["L1"],
+      request_ids: [],
+      fee_ids: [],
+      expiry_date: 1
+    })
+    stack.cache.tables.loan.set("L1", { loan_id: "L1" })
+    const response = await stack.handler(userBatch)(sqsEvent([["m1", "Gone"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([])
+    expect(stack.cache.tables.user.size).toBe(0)
+    expect(stack.cache.tables.loan.size).toBe(0)
+    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "discarded", reason: "user-not-found" })
+  })
+
+  it.each([
+    ["throttled", new CacheThrottled({ table: "users", operation: "PutItem" })],
+    [
+      "failing",
+      new CacheUnavailable({ table: "users", operation: "GetItem", errorName: "NetworkingError", detail: "x" })
+    ]
+  ])("DynamoDB %s: retried", async (_, failure) => {
+    const stack = makeMemoryStack({ U1: patron() })
+    stack.cache.failWith = failure
+    const response = await stack.handler(userBatch)(sqsEvent([["m1", "U1"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ errorTag: failure._tag })
+  })
+
+  it("SQS failure: retried", async () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1")]) })
+    stack.queues.refuse = true
+    const response = await stack.handler(userBatch)(sqsEvent([["m1", "U1"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ errorTag: "QueueSendFailed", unsent: 1 })
+  })
+
+  it("records not started when the Lambda's time runs short are reported as failures", async () => {
+    const stack = makeMemoryStack({ U1: patron() })
+    const response = await stack.handler(userBatch)(
+      sqsEvent([
+        ["m1", "U1"],
+        ["m2", "U1"]
+      ]),
+      lambdaContext(1_000)
+    )
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }, { itemIdentifier: "m2" }])
+    expect(stack.alma.calls.loans).toBe(0)
+    expect(recordLogs(stack).map((l) => l.annotations?.errorTag)).toEqual(["OutOfTime", "OutOfTime"])
+  })
+})
+
+describe("a batch", () => {
+  it("of 10 with mixed outcomes returns exactly the failing messageIds, one fate each", async () => {
+    const patrons = Object.fromEntries(["A", "B", "C", "D", "E"].map((id) => [id, patron([loan(`${id}1`)])]))
+    const stack = makeMemoryStack(patrons)
+    stack.alma.failures.set("RATE", new AlmaRateLimited({ threshold: "daily" }))
+    stack.alma.failures.set("DOWN", new AlmaUnavailable({ reason: "server", status: 500 }))
+    const bodies: Array<[string, string]> = [
+      ["m0", "A"],
+      ["m1", "RATE"],
+      ["m2", "B"],
+      ["m3", ""],
+      ["m4", "C"],
+      ["m5", "NOBODY"],
+      ["m6", "DOWN"],
+      ["m7", '{"userID":"D"}'],
+      ["m8", "bad\u0000id"],
+      ["m9", "E"]
+    ]
+    const response = await stack.handler(userBatch)(sqsEvent(bodies), lambdaContext())
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["m1", "m3", "m6", "m8"])
+    const fates = recordLogs(stack).map((l) => [l.annotations?.messageId, l.annotations?.fate])
+    expect(fates).toHaveLength(10)
+    expect(new Set(fates.map(([id]) => id)).size).toBe(10)
+    expect(Object.fromEntries(fates)).toMatchObject({
+      m0: "succeeded",
+      m5: "discarded",
+      m7: "succeeded",
+      m1: "retried"
+    })
+    expect(metricsLine(stack)).toMatchObject({
+      Function: "updateUser",
+      Received: 10,
+      Succeeded: 5,
+      Discarded: 1,
+      Retried: 4,
+      AlmaCalls: stack.alma.calls.loans + stack.alma.calls.requests + stack.alma.calls.fees
+    })
+  })
+
+  it("writes one EMF line per invocation in CloudWatch's format", async () => {
+    const stack = makeMemoryStack({ U1: patron() })
+    await stack.handler(feeBatch)(sqsEvent([["m1", '{"userID":"U1","feeID":"F1"}']]), lambdaContext())
+    const emf = metricsLine(stack)
+    expect(emf?._aws).toMatchObject({
+      CloudWatchMetrics: [{ Namespace: "lag-buc", Dimensions: [["Function"]] }]
+    })
+    expect(emf).toMatchObject({ Function: "updateFee", Received: 1, Discarded: 1, Retried: 0, Alma429: 0 })
+  })
+
+  it("an empty event is an empty answer", async () => {
+    const stack = makeMemoryStack()
+    expect(await stack.handler(userBatch)({ Records: [] }, lambdaContext())).toEqual({ batchItemFailures: [] })
+  })
+
+  it("logs are JSON lines without the API key or whole Alma payloads", async () => {
+    const stack = makeMemoryStack(
+      { U1: patron([{ ...loan("L1"), title: "A very private title" }]) },
+      { ITEM_REFRESH: "inline" }
+    )
+    stack.alma.failures.set("U2", new AlmaUnauthorized({ status: 403, code: "INVALID_REQUEST" }))
+    await stack.handler(userBatch)(
+      sqsEvent([
+        ["m1", "U1"],
+        ["m2", "U2"]
+      ]),
+      lambdaContext()
+    )
+    expect(stack.capture.lines.length).toBeGreaterThan(0)
+    for (const line of stack.capture.lines) {
+      expect(() => JSON.parse(line)).not.toThrow()
+      expect(line).not.toContain(testApiKey)
+      expect(line).not.toContain("A very private title")
+    }
+  })
+})

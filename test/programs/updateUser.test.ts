@@ -1,0 +1,152 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
+import { updateUser } from "../../src/programs/updateUser.js"
+import { testEnvironment } from "../support/env.js"
+import { makeMemoryStack, patron } from "../support/memoryStack.js"
+
+const loan = (id: string, user = "Jane.Doe") => ({
+  loan_id: id,
+  user_id: user,
+  due_date: "2026-12-01T22:00:00Z",
+  renewable: true
+})
+const request = (id: string) => ({ request_id: id, user_primary_id: "Jane.Doe", request_status: "NOT_STARTED" })
+const fee = (id: string) => ({
+  id,
+  user_primary_id: { value: "Jane.Doe", link: "x" },
+  balance: 1.5,
+  transaction: [{ amount: 1 }]
+})
+
+describe("updateUser", () => {
+  it.live("writes the user record and sends one message per item, with the user ID as received", () => {
+    const stack = makeMemoryStack({ "Jane.Doe": patron([loan("L1"), loan("L2")], [request("R1")], [fee("F1")]) })
+    return Effect.gen(function* () {
+      const outcome = yield* updateUser("Jane.Doe")
+      expect(outcome).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.user.get("jane.doe")).toMatchObject({
+        primary_id: "jane.doe",
+        loan_ids: ["L1", "L2"],
+        request_ids: ["R1"],
+        fee_ids: ["F1"]
+      })
+      expect(stack.queues.sent.get(testEnvironment.LOAN_QUEUE_URL ?? "")?.map((b) => JSON.parse(b))).toEqual([
+        { userID: "Jane.Doe", loanID: "L1" },
+        { userID: "Jane.Doe", loanID: "L2" }
+      ])
+      expect(stack.queues.sent.get(testEnvironment.REQUEST_QUEUE_URL ?? "")).toEqual([
+        '{"userID":"Jane.Doe","requestID":"R1"}'
+      ])
+      expect(stack.queues.sent.get(testEnvironment.FEE_QUEUE_URL ?? "")).toEqual(['{"userID":"Jane.Doe","feeID":"F1"}'])
+      // Queue mode writes no item record itself.
+      expect(stack.cache.tables.loan.size).toBe(0)
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("deletes the records of items that left Alma's lists (stale clean-up)", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")], [request("R1")], [fee("F1")]) })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      for (const id of ["L1", "L2"]) stack.cache.tables.loan.set(id, { loan_id: id })
+      stack.cache.tables.request.set("R1", { request_id: "R1" })
+      stack.cache.tables.fee.set("F1", { id: "F1" })
+      // Between two refreshes: L2 returned, R1 cancelled, F1 paid, L3 borrowed.
+      stack.alma.patrons.set("U1", patron([loan("L1", "U1"), loan("L3", "U1")], [], []))
+      yield* updateUser("U1")
+      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
+      expect(stack.cache.tables.request.size).toBe(0)
+      expect(stack.cache.tables.fee.size).toBe(0)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", "L3"], request_ids: [], fee_ids: [] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("with ITEM_REFRESH=inline writes the item records from the lists and enqueues nothing", () => {
+    const stack = makeMemoryStack(
+      { U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) },
+      { ITEM_REFRESH: "inline" }
+    )
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      expect(stack.queues.sent.size).toBe(0)
+      expect(stack.cache.tables.loan.get("L1")).toMatchObject({ loan_id: "L1", user_id: "u1", renewable: true })
+      expect(stack.cache.tables.request.get("R1")).toMatchObject({ request_id: "R1", user_primary_id: "jane.doe" })
+      expect(stack.cache.tables.fee.get("F1")).toMatchObject({ id: "F1", transactions: [{ amount: 1 }], balance: 1.5 })
+      expect(stack.alma.calls).toMatchObject({ loans: 1, requests: 1, fees: 1, loan: 0, request: 0, fee: 0 })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("a user Alma does not know is discarded, and its record and items removed", () => {
+    const stack = makeMemoryStack(
+      { U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) },
+      { ITEM_REFRESH: "inline" }
+    )
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.cache.tables.loan.set("OTHER", { loan_id: "OTHER" })
+      stack.alma.patrons.delete("U1")
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Discarded", reason: "user-not-found" })
+      expect(stack.cache.tables.user.size).toBe(0)
+      expect([...stack.cache.tables.loan.keys()]).toEqual(["OTHER"])
+      expect(stack.cache.tables.request.size).toBe(0)
+      expect(stack.cache.tables.fee.size).toBe(0)
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("a newer user record is kept and nothing is pruned from it", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) })
+    return Effect.gen(function* () {
+      const future = Date.now() + 60_000
+      stack.cache.tables.user.set("u1", {
+        primary_id: "u1",
+        loan_ids: ["L9"],
+        request_ids: [],
+        fee_ids: [],
+        expiry_date: 1,
+        cached_at: future
+      })
+      stack.cache.tables.loan.set("L9", { loan_id: "L9" })
+      yield* updateUser("U1")
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L9"], cached_at: future })
+      expect(stack.cache.tables.loan.has("L9")).toBe(true)
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("running the same refresh twice leaves the same cache (idempotent)", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [], [fee("F1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      const first = JSON.stringify([...stack.cache.tables.loan.values()].map(({ cached_at, ...rest }) => rest))
+      yield* updateUser("U1")
+      const second = JSON.stringify([...stack.cache.tables.loan.values()].map(({ cached_at, ...rest }) => rest))
+      expect(second).toBe(first)
+      expect(stack.cache.tables.user.size).toBe(1)
+    }).pipe(Effect.provide(stack.services))
+  })
+})
+
+describe("updateLoan / updateRequest / updateFee", () => {
+  it.live("write the one item's record", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) })
+    return Effect.gen(function* () {
+      expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Cached" })
+      expect(yield* updateRequest({ userID: "U1", requestID: "R1" })).toEqual({ _tag: "Cached" })
+      expect(yield* updateFee({ userID: "U1", feeID: "F1" })).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.loan.get("L1")).toMatchObject({ loan_id: "L1", user_id: "u1" })
+      expect(stack.cache.tables.request.get("R1")).toMatchObject({ request_id: "R1" })
+      expect(stack.cache.tables.fee.get("F1")).toMatchObject({ id: "F1" })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("an item Alma does not have is discarded, its record deleted and its ID taken out of the user record", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.cache.tables.loan.set("L2", { loan_id: "L2" })
+      stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
+      expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
+      expect(stack.cache.tables.loan.has("L2")).toBe(false)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services))
+  })
+})

@@ -1,0 +1,323 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Alma } from "../../src/services/Alma.js"
+import type { AlmaError } from "../../src/services/AlmaError.js"
+import { testApiKey } from "../support/env.js"
+import { almaError, type FakeAnswer, fakeAlmaHttp, json } from "../support/fakeAlmaHttp.js"
+import { fixtureText } from "../support/fixtures.js"
+import { almaOver } from "../support/layers.js"
+
+const loan = (n: number) => ({ loan_id: `L${n}`, user_id: "U1", due_date: "2026-12-01T22:00:00Z", title: `Book ${n}` })
+
+/** An Alma holding `count` loans, paging as Alma does (limit default 10, offset). */
+const loansAnswer = (count: number) => (url: URL) => {
+  const limit = Number(url.searchParams.get("limit") ?? "10")
+  const offset = Number(url.searchParams.get("offset") ?? "0")
+  const page = Array.from({ length: Math.max(0, Math.min(limit, count - offset)) }, (_, i) => loan(offset + i))
+  return json(200, page.length === 0 ? { total_record_count: count } : { item_loan: page, total_record_count: count })
+}
+
+const run = <A, E>(
+  answer: (url: URL, call: number) => FakeAnswer,
+  use: (alma: Alma["Service"]) => Effect.Effect<A, E>,
+  env = {}
+) => {
+  const http = fakeAlmaHttp(answer)
+  return Alma.use(use).pipe(
+    Effect.provide(almaOver(http.layer, env)),
+    Effect.map((value) => ({ value, requests: http.requests }))
+  )
+}
+
+const runFailing = <A, E>(
+  answer: (url: URL, call: number) => FakeAnswer,
+  use: (alma: Alma["Service"]) => Effect.Effect<A, E>,
+  env = {}
+) => {
+  const http = fakeAlmaHttp(answer)
+  return Alma.use(use).pipe(
+    Effect.flip,
+    Effect.provide(almaOver(http.layer, env)),
+    Effect.map((error) => ({ error, requests: http.requests }))
+  )
+}
+
+describe("Alma paging", () => {
+  it.live("reads 250 loans in 3 pages of 100, with renewable", () =>
+    Effect.gen(function* () {
+      const { value, requests } = yield* run(loansAnswer(250), (alma) => alma.loans("U1"))
+      expect(value).toHaveLength(250)
+      expect(new Set(value.map((l) => l.loan_id)).size).toBe(250)
+      expect(requests).toHaveLength(3)
+      expect(requests.map((r) => r.url.searchParams.get("offset")).sort()).toEqual(["0", "100", "200"])
+      for (const r of requests) {
+        expect(r.url.searchParams.get("limit")).toBe("100")
+        expect(r.url.searchParams.get("expand")).toBe("renewable")
+      }
+    })
+  )
+
+  it.live("an empty list without its array key is no loans, in one call", () =>
+    Effect.gen(function* () {
+      const { value, requests } = yield* run(
+        () => json(200, { total_record_count: 0 }),
+        (alma) => alma.loans("U1")
+      )
+      expect(value).toEqual([])
+      expect(requests).toHaveLength(1)
+    })
+  )
+
+  it.live("exactly 100 loans is one page", () =>
+    Effect.gen(function* () {
+      const { value, requests } = yield* run(loansAnswer(100), (alma) => alma.loans("U1"))
+      expect(value).toHaveLength(100)
+      expect(requests).toHaveLength(1)
+    })
+  )
+
+  it.live("requests are paged the same way; fees come in one call", () =>
+    Effect.gen(function* () {
+      const requests = yield* run(
+        (url) => {
+          const offset = Number(url.searchParams.get("offset"))
+          const page = offset === 0 ? [{ request_id: "R1" }] : [{ request_id: "R2" }]
+          return json(200, { user_request: page, total_record_count: 101 })
+        },
+        (alma) => alma.requests("U1")
+      )
+      expect(requests.value.map((r) => r.request_id)).toEqual(["R1", "R2"])
+      expect(requests.requests).toHaveLength(2)
+      const fees = yield* run(
+        () => ({ status: 200, body: fixtureText("mlibrary-account__jbister_fines.json") }),
+        (alma) => alma.fees("U1")
+      )
+      expect(fees.value).toHaveLength(2)
+      expect(fees.requests).toHaveLength(1)
+      expect(fees.requests[0]?.url.pathname).toBe("/almaws/v1/users/U1/fees")
+    })
+  )
+})
+
+describe("Alma requests", () => {
+  it.live("send the key in the Authorization header, ask for JSON, call with the ID as received", () =>
+    Effect.gen(function* () {
+      const { requests } = yield* run(
+        () => json(200, { loan_id: "L1" }),
+        (alma) => alma.loan("Jane.Doe@Example.edu", "L1")
+      )
+      const request = requests[0]
+      expect(request?.headers.authorization).toBe(`apikey ${testApiKey}`)
+      expect(request?.headers.accept).toBe("application/json")
+      expect(request?.url.pathname).toBe("/almaws/v1/users/Jane.Doe%40Example.edu/loans/L1")
+      expect(request?.url.search).not.toContain(testApiKey)
+    })
+  )
+
+  it.live.each([
+    ["a/b c?x=1#y", "/almaws/v1/users/a%2Fb%20c%3Fx%3D1%23y/loans"],
+    ["../../bibs", "/almaws/v1/users/..%2F..%2Fbibs/loans"],
+    ["ünïcødé", "/almaws/v1/users/%C3%BCn%C3%AFc%C3%B8d%C3%A9/loans"]
+  ] as const)("hostile user ID %s stays inside its path segment", ([userId, path]) =>
+    Effect.gen(function* () {
+      const { requests } = yield* run(
+        () => json(200, { total_record_count: 0 }),
+        (alma) => alma.loans(userId)
+      )
+      expect(requests[0]?.url.pathname).toBe(path)
+      expect(requests[0]?.url.hash).toBe("")
+      expect([...(requests[0]?.url.searchParams.keys() ?? [])].sort()).toEqual(["expand", "limit", "offset"])
+    })
+  )
+
+  it.live("hostile item IDs stay inside their path segment too", () =>
+    Effect.gen(function* () {
+      const { requests } = yield* run(
+        () => json(200, { fee_id: "x", id: "x" }),
+        (alma) => alma.fee("U1", "../../../bibs?x=1#y")
+      )
+      expect(requests[0]?.url.pathname).toBe("/almaws/v1/users/U1/fees/..%2F..%2F..%2Fbibs%3Fx%3D1%23y")
+      expect(requests[0]?.url.search).toBe("")
+    })
+  )
+})
+
+describe("Alma errors are typed", () => {
+  it.live("an unknown user is AlmaNotFound(user) with its code and trackingId", () =>
+    Effect.gen(function* () {
+      const { error } = yield* runFailing(
+        () => ({ status: 400, body: fixtureText("exlibris-blog__error_400_user_not_found.json") }),
+        (alma) => alma.loans("fdsa")
+      )
+      expect(error).toMatchObject({
+        _tag: "AlmaNotFound",
+        entity: "user",
+        id: "fdsa",
+        code: "401861",
+        trackingId: "E01-1312124118-MORQS-AWAE1344225209"
+      })
+    })
+  )
+
+  it.live.each([
+    ["loan", "401652", "AlmaNotFound"],
+    ["loan", "401823", "AlmaNotFound"],
+    ["request", "401694", "AlmaNotFound"],
+    ["request", "401697", "AlmaBadResponse"],
+    ["fee", "401665", "AlmaNotFound"]
+  ] as const)("a 400 %s %s on a single item is %s", ([entity, code, tag]) =>
+    Effect.gen(function* () {
+      const { error } = yield* runFailing(
+        () => almaError(400, code),
+        (alma): Effect.Effect<unknown, AlmaError> =>
+          entity === "loan"
+            ? alma.loan("U1", "X1")
+            : entity === "request"
+              ? alma.request("U1", "X1")
+              : alma.fee("U1", "X1")
+      )
+      expect(error._tag).toBe(tag)
+      if (error._tag === "AlmaNotFound") expect(error).toMatchObject({ entity, id: "X1", code })
+    })
+  )
+
+  it.live("UNAUTHORIZED as XML from the gateway, and 403, are AlmaUnauthorized, not retried", () =>
+    Effect.gen(function* () {
+      const xml = yield* runFailing(
+        () => ({ status: 400, body: fixtureText("unidentified-python-test__gateway_UNAUTHORIZED.xml") }),
+        (alma) => alma.loans("U1")
+      )
+      expect(xml.error).toMatchObject({ _tag: "AlmaUnauthorized", status: 400, code: "UNAUTHORIZED" })
+      expect(xml.requests).toHaveLength(1)
+      const forbidden = yield* runFailing(
+        () => almaError(403, "INVALID_REQUEST"),
+        (alma) => alma.fees("U1")
+      )
+      expect(forbidden.error).toMatchObject({ _tag: "AlmaUnauthorized", status: 403 })
+    })
+  )
+
+  it.live("PER_SECOND_THRESHOLD is retried in-process with back-off", () =>
+    Effect.gen(function* () {
+      const { value, requests } = yield* run(
+        (_, call) =>
+          call <= 2
+            ? { status: 429, body: fixtureText("pulibrary-bibdata__per_second_threshold_429.json") }
+            : json(200, { total_record_count: 0 }),
+        (alma) => Effect.zip(alma.loans("U1"), alma.usage)
+      )
+      expect(value[0]).toEqual([])
+      expect(requests).toHaveLength(3)
+      expect(value[1]).toMatchObject({ calls: 3, rateLimited: 2 })
+    })
+  )
+
+  it.live("DAILY_THRESHOLD is not retried in-process", () =>
+    Effect.gen(function* () {
+      const { error, requests } = yield* runFailing(
+        () => almaError(429, "DAILY_THRESHOLD"),
+        (alma) => alma.loans("U1")
+      )
+      expect(error).toMatchObject({ _tag: "AlmaRateLimited", threshold: "daily" })
+      expect(requests).toHaveLength(1)
+    })
+  )
+
+  it.live("5xx is retried a bounded number of times, then AlmaUnavailable", () =>
+    Effect.gen(function* () {
+      const { error, requests } = yield* runFailing(
+        () => almaError(503, "GENERAL_ERROR"),
+        (alma) => alma.fees("U1"),
+        {
+          ALMA_MAX_RETRIES: "3"
+        }
+      )
+      expect(error).toMatchObject({ _tag: "AlmaUnavailable", reason: "server", status: 503, code: "GENERAL_ERROR" })
+      expect(requests).toHaveLength(4)
+    })
+  )
+
+  it.live("a 5xx followed by a good answer succeeds", () =>
+    Effect.gen(function* () {
+      const { value } = yield* run(
+        (_, call) => (call === 1 ? almaError(500, "GENERAL_ERROR") : json(200, { fee: [], total_record_count: 0 })),
+        (alma) => alma.fees("U1")
+      )
+      expect(value).toEqual([])
+    })
+  )
+
+  it.live("network errors are retried, then AlmaUnavailable(network)", () =>
+    Effect.gen(function* () {
+      const { error, requests } = yield* runFailing(
+        () => "network",
+        (alma) => alma.fees("U1"),
+        { ALMA_MAX_RETRIES: "2" }
+      )
+      expect(error).toMatchObject({ _tag: "AlmaUnavailable", reason: "network" })
+      expect(requests).toHaveLength(3)
+    })
+  )
+
+  it.live("a hanging answer times out as AlmaUnavailable(timeout)", () =>
+    Effect.gen(function* () {
+      const { error, requests } = yield* runFailing(
+        () => "hang",
+        (alma) => alma.loan("U1", "L1"),
+        {
+          ALMA_TIMEOUT_MS: "30",
+          ALMA_MAX_RETRIES: "1"
+        }
+      )
+      expect(error).toMatchObject({ _tag: "AlmaUnavailable", reason: "timeout" })
+      expect(requests).toHaveLength(2)
+    })
+  )
+
+  it.live("an undecodable answer is AlmaBadResponse with a short excerpt, not retried", () =>
+    Effect.gen(function* () {
+      const body = `{"item_loan":[{"loan_id":"1","title":"${"x".repeat(500)}"`
+      const { error, requests } = yield* runFailing(
+        () => ({ status: 200, body }),
+        (alma) => alma.loans("U1")
+      )
+      expect(error._tag).toBe("AlmaBadResponse")
+      if (error._tag === "AlmaBadResponse") {
+        expect(error.endpoint).toBe("loans")
+        expect(error.excerpt.length).toBeLessThanOrEqual(160)
+        expect(body.startsWith(error.excerpt)).toBe(true)
+      }
+      expect(requests).toHaveLength(1)
+    })
+  )
+
+  it.live("an answer without the item's ID is AlmaBadResponse", () =>
+    Effect.gen(function* () {
+      const { error } = yield* runFailing(
+        () => json(200, { title: "no id" }),
+        (alma) => alma.request("U1", "R1")
+      )
+      expect(error).toMatchObject({ _tag: "AlmaBadResponse", endpoint: "request", status: 200 })
+    })
+  )
+
+  it.live("no error carries the API key", () =>
+    Effect.gen(function* () {
+      const answers: Array<FakeAnswer> = [
+        almaError(400, "UNAUTHORIZED"),
+        almaError(503, "X"),
+        "network",
+        { status: 200, body: "<html>" }
+      ]
+      for (const answer of answers) {
+        const { error } = yield* runFailing(
+          () => answer,
+          (alma) => alma.loans("U1"),
+          { ALMA_MAX_RETRIES: "0" }
+        )
+        expect(JSON.stringify(error)).not.toContain(testApiKey)
+        expect(String(error)).not.toContain(testApiKey)
+      }
+    })
+  )
+})

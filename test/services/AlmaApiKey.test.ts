@@ -1,0 +1,77 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Redacted } from "effect"
+import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
+import { AlmaApiKeyUnavailable } from "../../src/services/AlmaError.js"
+import { fakeAwsClients } from "../support/fakeAws.js"
+import { handlerOverFakes } from "../support/handlerOverFakes.js"
+import { testConfig } from "../support/layers.js"
+import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
+
+describe("the Alma API key", () => {
+  it.effect("is read once for many concurrent uses, and again after invalidation", () =>
+    Effect.gen(function* () {
+      let reads = 0
+      const key = yield* AlmaApiKey.make(
+        Effect.sync(() => `key-${++reads}`),
+        () => Duration.minutes(15)
+      )
+      const keys = yield* Effect.forEach(Array.from({ length: 50 }), () => key.get, { concurrency: "unbounded" })
+      expect(new Set(keys.map(Redacted.value))).toEqual(new Set(["key-1"]))
+      expect(reads).toBe(1)
+      yield* key.invalidate
+      expect(Redacted.value(yield* key.get)).toBe("key-2")
+    })
+  )
+
+  it.effect("a failed read is not cached", () =>
+    Effect.gen(function* () {
+      let reads = 0
+      const key = yield* AlmaApiKey.make(
+        Effect.suspend(() =>
+          ++reads === 1
+            ? Effect.fail(new AlmaApiKeyUnavailable({ parameter: "p", reason: "throttled" }))
+            : Effect.succeed("k")
+        ),
+        (exit) => (Exit.isSuccess(exit) ? Duration.minutes(15) : Duration.zero)
+      )
+      expect((yield* Effect.flip(key.get))._tag).toBe("AlmaApiKeyUnavailable")
+      expect(Redacted.value(yield* key.get)).toBe("k")
+    })
+  )
+
+  it.effect("comes from SSM with decryption, redacted", () =>
+    Effect.gen(function* () {
+      const asked: Array<Record<string, unknown>> = []
+      const layer = AlmaApiKey.layer.pipe(
+        Layer.provide(
+          fakeAwsClients({
+            ssm: (command, input) => {
+              asked.push({ command, ...input })
+              return { Parameter: { Name: "/alma/key", Value: "secret-from-ssm", Type: "SecureString" } }
+            }
+          })
+        ),
+        Layer.provide(testConfig({ ALMA_API_KEY: undefined, ALMA_API_KEY_NAME: "/alma/key" }))
+      )
+      const key = yield* AlmaApiKey.use((k) => k.get).pipe(Effect.provide(layer))
+      expect(Redacted.value(key)).toBe("secret-from-ssm")
+      expect(String(key)).not.toContain("secret-from-ssm")
+      expect(asked).toEqual([{ command: "GetParameterCommand", Name: "/alma/key", WithDecryption: true }])
+    })
+  )
+
+  it("SSM is called once for many messages of many invocations", async () => {
+    const stack = handlerOverFakes()
+    for (let invocation = 0; invocation < 3; invocation++) {
+      const records = Array.from({ length: 10 }, (_, i): [string, string] => [
+        `m${invocation}-${i}`,
+        `{"userID":"U${i}","loanID":"L${i}"}`
+      ])
+      const response = await stack.updateLoan(sqsEvent(records), lambdaContext())
+      expect(response.batchItemFailures).toEqual([])
+    }
+    expect(stack.almaRequests()).toBe(30)
+    expect(stack.ssmCalls()).toBe(1)
+    await stack.dispose()
+  })
+})

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { Queues } from "../../src/services/Queues.js"
+import { fakeAwsClients } from "../support/fakeAws.js"
+
+interface Entry {
+  readonly Id: string
+  readonly MessageBody: string
+}
+const entriesOf = (input: Record<string, unknown>): ReadonlyArray<Entry> => {
+  const entries = input.Entries
+  return Array.isArray(entries) ? entries : []
+}
+
+const queuesWith = (sqs: (command: string, input: Record<string, unknown>) => Record<string, unknown>) =>
+  Queues.layer.pipe(Layer.provide(fakeAwsClients({ sqs })))
+
+const bodies = (n: number) => Array.from({ length: n }, (_, i) => `{"userID":"U","loanID":"L${i}"}`)
+
+describe("Queues.send", () => {
+  it.live("sends 10 entries per SendMessageBatch", () =>
+    Effect.gen(function* () {
+      const batches: Array<ReadonlyArray<Entry>> = []
+      yield* Queues.use((q) => q.send("http://q/loans", bodies(25))).pipe(
+        Effect.provide(
+          queuesWith((command, input) => {
+            expect(command).toBe("SendMessageBatchCommand")
+            expect(input.QueueUrl).toBe("http://q/loans")
+            batches.push(entriesOf(input))
+            return { Successful: entriesOf(input).map((e) => ({ Id: e.Id })), Failed: [] }
+          })
+        )
+      )
+      expect(batches.map((b) => b.length).sort()).toEqual([10, 10, 5])
+      expect(
+        batches
+          .flat()
+          .map((e) => e.MessageBody)
+          .sort()
+      ).toEqual(bodies(25).sort())
+    })
+  )
+
+  it.live("sends again only the entries SQS failed", () =>
+    Effect.gen(function* () {
+      const sent: Array<string> = []
+      let call = 0
+      yield* Queues.use((q) => q.send("http://q/loans", bodies(10))).pipe(
+        Effect.provide(
+          queuesWith((_, input) => {
+            call++
+            const entries = entriesOf(input)
+            sent.push(...entries.map((e) => e.MessageBody))
+            // First call: entries 3 and 7 fail on the server side; the retry succeeds.
+            const failed = call === 1 ? entries.filter((e) => e.Id === "3" || e.Id === "7") : []
+            return {
+              Successful: entries.filter((e) => !failed.includes(e)).map((e) => ({ Id: e.Id })),
+              Failed: failed.map((e) => ({ Id: e.Id, Code: "InternalError", SenderFault: false, Message: "try again" }))
+            }
+          })
+        )
+      )
+      expect(call).toBe(2)
+      expect(sent).toHaveLength(12)
+      expect(sent.slice(10)).toEqual([bodies(10)[3], bodies(10)[7]])
+    })
+  )
+
+  it.live("lists what could not be sent: sender faults at once, others after the retries", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const error = yield* Queues.use((q) => q.send("http://q/fees", bodies(3))).pipe(
+        Effect.flip,
+        Effect.provide(
+          queuesWith((_, input) => {
+            calls++
+            const entries = entriesOf(input)
+            return {
+              Successful: entries.filter((e) => e.Id === "0" && calls === 1).map((e) => ({ Id: e.Id })),
+              Failed: entries
+                .filter((e) => !(e.Id === "0" && calls === 1))
+                .map((e) => ({
+                  Id: e.Id,
+                  Code: e.MessageBody.includes("L1") ? "InvalidMessageContents" : "ServiceUnavailable",
+                  SenderFault: e.MessageBody.includes("L1"),
+                  Message: "no"
+                }))
+            }
+          })
+        )
+      )
+      expect(error._tag).toBe("QueueSendFailed")
+      expect(error.sent).toBe(1)
+      expect(error.unsent.map((u) => [u.body, u.code]).sort()).toEqual([
+        [bodies(3)[1], "InvalidMessageContents"],
+        [bodies(3)[2], "ServiceUnavailable"]
+      ])
+      expect(calls).toBe(4)
+    })
+  )
+
+  it.live("a failing call (network) is retried whole, then reported", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const error = yield* Queues.use((q) => q.send("http://q/fees", bodies(2))).pipe(
+        Effect.flip,
+        Effect.provide(
+          queuesWith(() => {
+            calls++
+            throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" })
+          })
+        )
+      )
+      expect(calls).toBe(4)
+      expect(error.unsent.map((u) => u.code)).toEqual(["TimeoutError", "TimeoutError"])
+    })
+  )
+})
