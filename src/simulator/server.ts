@@ -1,0 +1,296 @@
+// The HTTP face of the simulator: a real server on loopback that answers like Alma's Users API.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { Data, Effect, type Scope } from "effect"
+import { answerRoute, type Reply } from "./answers.js"
+import { type AlmaError, almaErrors, createTrackingIds, jsonErrorBody, xmlErrorBody } from "./errors.js"
+import { createFaults, type Fault, type FaultBurst, type FaultSettings } from "./faults.js"
+import { DEFAULT_SEED } from "./institution.js"
+import { createLimiter, type Thresholds } from "./limits.js"
+import { createPrng, deriveSeed } from "./prng.js"
+import { type Body, type Format, JSON_TYPE, XML_TYPE } from "./render.js"
+import { parseTarget } from "./routes.js"
+import { type AlmaSimulatorStats, createStats } from "./stats.js"
+import { createInstitution, type LoanOverrides } from "./store.js"
+import type { AlmaFee, AlmaLoan, AlmaRequest, AlmaUserData } from "./types.js"
+
+export const HOST = "127.0.0.1"
+export const BASE_PATH = "/almaws/v1"
+
+export interface AlmaSimulatorOptions {
+  /** 0 or absent: a free port is picked. */
+  readonly port?: number | undefined
+  /** Default: a key derived from the seed, shaped like Alma's (`l8xx…`). */
+  readonly apiKey?: string | undefined
+  /** Number of generated users; default 200. */
+  readonly users?: number | undefined
+  /** Seeds the data, the fault decisions and the default key. */
+  readonly seed?: number | undefined
+  /** Epoch ms that generated dates are placed around; fixed by default for reproducibility. */
+  readonly referenceTime?: number | undefined
+  /** Calls per sliding second before 429 PER_SECOND_THRESHOLD; default 50, `Infinity` disables. */
+  readonly perSecond?: number | undefined
+  /** Calls per UTC day before 429 DAILY_THRESHOLD; default 1,000,000. */
+  readonly daily?: number | undefined
+  readonly faults?: Partial<FaultSettings> | undefined
+  /** Clock for the thresholds (tests of the daily roll-over). */
+  readonly clock?: (() => number) | undefined
+}
+
+export interface AlmaSimulator {
+  /** Base URL including `/almaws/v1`, e.g. `http://127.0.0.1:41234/almaws/v1`. */
+  readonly url: string
+  readonly port: number
+  readonly apiKey: string
+  readonly seed: number
+  /** Stops listening and destroys every open connection, hanging ones included. Idempotent. */
+  readonly close: () => Promise<void>
+
+  readonly userIds: () => readonly string[]
+  /** A copy of what the API would serve for the user (loans with `renewable`), or undefined. */
+  readonly userData: (userId: string) => AlmaUserData | undefined
+  readonly returnLoan: (userId: string, loanId: string) => boolean
+  readonly payFee: (userId: string, feeId: string) => boolean
+  readonly cancelRequest: (userId: string, requestId: string) => boolean
+  readonly deleteUser: (userId: string) => boolean
+  /** False when the id is taken (compared case-insensitively) or empty. */
+  readonly addUser: (userId: string) => boolean
+  readonly addLoan: (userId: string, overrides?: LoanOverrides) => AlmaLoan | undefined
+  readonly addRequest: (userId: string) => AlmaRequest | undefined
+  readonly addFee: (userId: string) => AlmaFee | undefined
+
+  readonly faults: () => FaultSettings
+  readonly setFaults: (changes: Partial<FaultSettings>) => void
+  /** The next `count` authenticated calls answer `kind`, before thresholds are checked. */
+  readonly injectFaults: (burst: FaultBurst) => void
+  readonly clearFaults: () => void
+  readonly thresholds: () => Thresholds
+  readonly setThresholds: (changes: Partial<Thresholds>) => void
+  /** What `X-Exl-Api-Remaining` would say now. */
+  readonly remaining: () => number
+  /** Forgets today's calls and the current second's. */
+  readonly resetBudget: () => void
+
+  readonly stats: () => AlmaSimulatorStats
+  readonly resetStats: () => void
+}
+
+interface HttpReply {
+  readonly status: number
+  readonly body: Body
+  readonly remaining: number
+}
+
+const defaultApiKey = (seed: number): string => {
+  const rng = createPrng(deriveSeed(seed, 4))
+  return `l8xx${Array.from({ length: 32 }, () => rng.int(0, 15).toString(16)).join("")}`
+}
+
+const wantsJson = (req: IncomingMessage, query: URLSearchParams): boolean =>
+  (req.headers.accept ?? "").toLowerCase().includes("application/json") || query.get("format") === "json"
+
+const send = (res: ServerResponse, reply: HttpReply): void => {
+  if (res.destroyed || res.headersSent) return
+  const payload = Buffer.from(reply.body.text, "utf8")
+  res.writeHead(reply.status, {
+    "Content-Type": reply.body.contentType,
+    "Content-Length": payload.length,
+    "X-Exl-Api-Remaining": String(reply.remaining)
+  })
+  res.end(payload)
+}
+
+const validatePort = (port: number): number => {
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new RangeError(`port must be 0..65535: ${port}`)
+  return port
+}
+
+export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Promise<AlmaSimulator> => {
+  const port = validatePort(options.port ?? 0)
+  const seed = options.seed ?? DEFAULT_SEED
+  const apiKey = options.apiKey ?? defaultApiKey(seed)
+  if (!/^\S+$/.test(apiKey)) throw new RangeError("apiKey must be non-empty and without whitespace")
+  const clock = options.clock ?? Date.now
+  const institution = createInstitution({ users: options.users, seed, referenceTime: options.referenceTime })
+  const limiter = createLimiter(
+    {
+      ...(options.perSecond === undefined ? {} : { perSecond: options.perSecond }),
+      ...(options.daily === undefined ? {} : { daily: options.daily })
+    },
+    clock
+  )
+  const faults = createFaults(seed, options.faults ?? {})
+  const stats = createStats()
+  const trackingId = createTrackingIds(seed)
+  const timers = new Set<NodeJS.Timeout>()
+
+  const errorBody = (format: Format, error: AlmaError): Body =>
+    format === "json"
+      ? { contentType: JSON_TYPE, text: jsonErrorBody(error, trackingId(Date.now())) }
+      : { contentType: XML_TYPE, text: xmlErrorBody(error) }
+  const errorReply = (format: Format, error: AlmaError, remaining: number): HttpReply => ({
+    status: error.status,
+    body: errorBody(format, error),
+    remaining
+  })
+  const toReply = (format: Format, reply: Reply, remaining: number): HttpReply =>
+    reply.kind === "ok" ? { status: 200, body: reply.body, remaining } : errorReply(format, reply.error, remaining)
+
+  // Undefined means: do not answer at all.
+  const faultReply = (fault: Fault, format: Format, real: () => HttpReply): HttpReply | undefined => {
+    const remaining = limiter.remaining()
+    switch (fault.kind) {
+      case "per-second":
+        stats.count("perSecondThreshold")
+        return errorReply(format, almaErrors.perSecond, remaining)
+      case "daily":
+        stats.count("dailyThreshold")
+        return errorReply(format, almaErrors.daily, 0)
+      case "server-error":
+        stats.fault("serverError")
+        return errorReply(format, almaErrors.general(fault.status), remaining)
+      case "xml":
+        stats.fault("xml")
+        return errorReply("xml", almaErrors.general(fault.status), remaining)
+      case "undecodable": {
+        stats.fault("undecodable")
+        const { text } = real().body
+        // Any strict prefix of a JSON object is invalid JSON.
+        return {
+          status: 200,
+          body: { contentType: JSON_TYPE, text: text.slice(0, Math.floor(text.length / 2)) },
+          remaining
+        }
+      }
+      case "hang":
+        stats.fault("hang")
+        return undefined
+    }
+  }
+
+  const authorized = (header: string | undefined): boolean => {
+    // Alma also accepts `?apikey=`; refused here on purpose, since keys must not appear in URLs.
+    const match = /^apikey\s+(\S+)\s*$/i.exec(header ?? "")
+    return match?.[1] === apiKey
+  }
+
+  // Undefined means: leave the call hanging.
+  const decide = (req: IncomingMessage): HttpReply | undefined => {
+    const target = parseTarget(req.url ?? "")
+    const format: Format = wantsJson(req, target.query) ? "json" : "xml"
+    const routed = target.kind === "route" && req.method === "GET"
+    if (routed) stats.endpoint(target.route.endpoint)
+    else stats.count("unrouted")
+
+    // Gateway order: the key first, then thresholds, then the API itself.
+    if (!authorized(req.headers.authorization)) {
+      stats.count("unauthorized")
+      return errorReply(format, almaErrors.unauthorized, limiter.remaining())
+    }
+    const real = (remaining: number): HttpReply => {
+      if (target.kind === "unknown") return errorReply(format, almaErrors.noSuchApi, remaining)
+      if (target.kind === "malformed") return errorReply(format, almaErrors.malformedPath, remaining)
+      if (!routed) return errorReply(format, almaErrors.methodNotAllowed, remaining)
+      return toReply(format, answerRoute(institution, target.route, target.query, format), remaining)
+    }
+    const burst = faults.takeBurst()
+    if (burst !== undefined) return faultReply(burst, format, () => real(limiter.remaining()))
+    const admission = limiter.admit()
+    if (admission.kind === "per-second") {
+      stats.count("perSecondThreshold")
+      return errorReply(format, almaErrors.perSecond, admission.remaining)
+    }
+    if (admission.kind === "daily") {
+      stats.count("dailyThreshold")
+      return errorReply(format, almaErrors.daily, 0)
+    }
+    const fault = faults.draw()
+    return fault === undefined ? real(admission.remaining) : faultReply(fault, format, () => real(admission.remaining))
+  }
+
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
+    const reply = decide(req)
+    if (reply !== undefined) send(res, reply)
+  }
+
+  const server = createServer((req, res) => {
+    stats.call()
+    // The calls are GETs; drain any body so the connection stays reusable.
+    req.resume()
+    const { latencyMs } = faults.settings()
+    if (latencyMs <= 0) {
+      answer(req, res)
+      return
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      answer(req, res)
+    }, latencyMs)
+    timers.add(timer)
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(port, HOST, () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  if (address === null || typeof address === "string") throw new Error("the simulator is not listening on TCP")
+
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      server.close((error) => (error === undefined ? resolve() : reject(error)))
+      // Hanging and keep-alive connections would otherwise keep close() waiting forever.
+      server.closeAllConnections()
+    })
+    return closing
+  }
+
+  return {
+    url: `http://${HOST}:${address.port}${BASE_PATH}`,
+    port: address.port,
+    apiKey,
+    seed,
+    close,
+    userIds: institution.userIds,
+    userData: institution.userData,
+    returnLoan: institution.returnLoan,
+    payFee: institution.payFee,
+    cancelRequest: institution.cancelRequest,
+    deleteUser: institution.deleteUser,
+    addUser: institution.addUser,
+    addLoan: institution.addLoan,
+    addRequest: institution.addRequest,
+    addFee: institution.addFee,
+    faults: faults.settings,
+    setFaults: faults.set,
+    injectFaults: faults.inject,
+    clearFaults: faults.clear,
+    thresholds: limiter.thresholds,
+    setThresholds: limiter.set,
+    remaining: limiter.remaining,
+    resetBudget: limiter.reset,
+    stats: stats.snapshot,
+    resetStats: stats.reset
+  }
+}
+
+export class AlmaSimulatorStartError extends Data.TaggedError("AlmaSimulatorStartError")<{
+  readonly cause: unknown
+}> {}
+
+/** The simulator as a scoped resource: closed when the scope closes. */
+export const almaSimulatorScoped = (
+  options?: AlmaSimulatorOptions
+): Effect.Effect<AlmaSimulator, AlmaSimulatorStartError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => startAlmaSimulator(options),
+      catch: (cause) => new AlmaSimulatorStartError({ cause })
+    }),
+    (simulator) => Effect.promise(() => simulator.close())
+  )

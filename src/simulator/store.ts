@@ -1,0 +1,168 @@
+// The simulator's mutable copy of the institution, with every item's JSON computed once so that
+// answering a call is string concatenation, not serialisation.
+import { generateInstitution, type InstitutionOptions } from "./institution.js"
+import type { AlmaFee, AlmaLoan, AlmaRequest, AlmaUserData } from "./types.js"
+
+export interface Stored<T> {
+  readonly id: string
+  readonly value: T
+  readonly json: string
+}
+export interface StoredLoan extends Stored<AlmaLoan> {
+  /** The JSON with `renewable`, served for `expand=renewable`. */
+  readonly jsonRenewable: string
+}
+export interface StoredFee extends Stored<AlmaFee> {
+  readonly cents: number
+}
+
+interface UserRecord {
+  readonly primaryId: string
+  readonly loans: StoredLoan[]
+  readonly requests: Stored<AlmaRequest>[]
+  readonly fees: StoredFee[]
+}
+
+export type Found<T> =
+  | { readonly kind: "ok"; readonly item: T }
+  | { readonly kind: "no-user" }
+  | { readonly kind: "no-item" }
+
+export type LoanOverrides = Partial<
+  Pick<
+    AlmaLoan,
+    "title" | "author" | "description" | "due_date" | "loan_date" | "process_status" | "renewable" | "call_number"
+  >
+>
+
+export interface Institution {
+  readonly userIds: () => readonly string[]
+  readonly userData: (userId: string) => AlmaUserData | undefined
+  readonly loans: (userId: string) => readonly StoredLoan[] | undefined
+  readonly requests: (userId: string) => readonly Stored<AlmaRequest>[] | undefined
+  readonly fees: (userId: string) => readonly StoredFee[] | undefined
+  readonly loan: (userId: string, loanId: string) => Found<StoredLoan>
+  readonly request: (userId: string, requestId: string) => Found<Stored<AlmaRequest>>
+  readonly fee: (userId: string, feeId: string) => Found<StoredFee>
+  readonly returnLoan: (userId: string, loanId: string) => boolean
+  readonly payFee: (userId: string, feeId: string) => boolean
+  readonly cancelRequest: (userId: string, requestId: string) => boolean
+  readonly deleteUser: (userId: string) => boolean
+  readonly addUser: (userId: string) => boolean
+  readonly addLoan: (userId: string, overrides?: LoanOverrides) => AlmaLoan | undefined
+  readonly addRequest: (userId: string) => AlmaRequest | undefined
+  readonly addFee: (userId: string) => AlmaFee | undefined
+}
+
+const withoutRenewable = (key: string, value: unknown): unknown => (key === "renewable" ? undefined : value)
+
+const storeLoan = (loan: AlmaLoan): StoredLoan => ({
+  id: loan.loan_id,
+  value: loan,
+  json: JSON.stringify(loan, withoutRenewable),
+  jsonRenewable: JSON.stringify(loan)
+})
+const storeRequest = (request: AlmaRequest): Stored<AlmaRequest> => ({
+  id: request.request_id,
+  value: request,
+  json: JSON.stringify(request)
+})
+const storeFee = (fee: AlmaFee): StoredFee => ({
+  id: fee.id,
+  value: fee,
+  json: JSON.stringify(fee),
+  cents: Math.round(fee.balance * 100)
+})
+
+const find = <T extends { readonly id: string }>(items: readonly T[] | undefined, id: string): Found<T> => {
+  if (items === undefined) return { kind: "no-user" }
+  const item = items.find((candidate) => candidate.id === id)
+  return item === undefined ? { kind: "no-item" } : { kind: "ok", item }
+}
+
+const remove = <T extends { readonly id: string }>(items: T[] | undefined, id: string): boolean => {
+  const index = items?.findIndex((candidate) => candidate.id === id) ?? -1
+  if (index < 0) return false
+  items?.splice(index, 1)
+  return true
+}
+
+export const totalSum = (fees: readonly StoredFee[]): number => fees.reduce((sum, fee) => sum + fee.cents, 0) / 100
+
+export const createInstitution = (options: InstitutionOptions = {}): Institution => {
+  const generated = generateInstitution(options)
+  const { factory } = generated
+  // Keyed by the exact primary id. Whether Alma matches identifiers case-insensitively is not
+  // verified, so the simulator is strict (case-sensitive): a client that changes an id's case sees
+  // 401861 here instead of passing by luck.
+  const users = new Map<string, UserRecord>()
+  const lowerCaseIds = new Set<string>()
+  for (const user of generated.users) {
+    users.set(user.primaryId, {
+      primaryId: user.primaryId,
+      loans: user.loans.map(storeLoan),
+      requests: user.requests.map(storeRequest),
+      fees: user.fees.map(storeFee)
+    })
+    lowerCaseIds.add(user.primaryId.toLowerCase())
+  }
+
+  const add = <T>(userId: string, make: (record: UserRecord) => T): T | undefined => {
+    const record = users.get(userId)
+    return record === undefined ? undefined : make(record)
+  }
+
+  return {
+    userIds: () => [...users.keys()],
+    userData: (userId) => {
+      const record = users.get(userId)
+      if (record === undefined) return undefined
+      // Copies, so that a test cannot alter what the server answers.
+      return structuredClone({
+        primaryId: record.primaryId,
+        loans: record.loans.map((loan) => loan.value),
+        requests: record.requests.map((request) => request.value),
+        fees: record.fees.map((fee) => fee.value),
+        totalSum: totalSum(record.fees)
+      })
+    },
+    loans: (userId) => users.get(userId)?.loans,
+    requests: (userId) => users.get(userId)?.requests,
+    fees: (userId) => users.get(userId)?.fees,
+    loan: (userId, loanId) => find(users.get(userId)?.loans, loanId),
+    request: (userId, requestId) => find(users.get(userId)?.requests, requestId),
+    fee: (userId, feeId) => find(users.get(userId)?.fees, feeId),
+    returnLoan: (userId, loanId) => remove(users.get(userId)?.loans, loanId),
+    payFee: (userId, feeId) => remove(users.get(userId)?.fees, feeId),
+    cancelRequest: (userId, requestId) => remove(users.get(userId)?.requests, requestId),
+    deleteUser: (userId) => {
+      if (!users.delete(userId)) return false
+      lowerCaseIds.delete(userId.toLowerCase())
+      return true
+    },
+    addUser: (userId) => {
+      if (userId === "" || lowerCaseIds.has(userId.toLowerCase())) return false
+      users.set(userId, { primaryId: userId, loans: [], requests: [], fees: [] })
+      lowerCaseIds.add(userId.toLowerCase())
+      return true
+    },
+    addLoan: (userId, overrides = {}) =>
+      add(userId, (record) => {
+        const loan: AlmaLoan = { ...factory.loan(record.primaryId), ...overrides }
+        record.loans.push(storeLoan(loan))
+        return structuredClone(loan)
+      }),
+    addRequest: (userId) =>
+      add(userId, (record) => {
+        const request = factory.request(record.primaryId)
+        record.requests.push(storeRequest(request))
+        return structuredClone(request)
+      }),
+    addFee: (userId) =>
+      add(userId, (record) => {
+        const fee = factory.fee(record.primaryId)
+        record.fees.push(storeFee(fee))
+        return structuredClone(fee)
+      })
+  }
+}
