@@ -1,0 +1,47 @@
+/** How one invocation ended, from the event source's point of view. */
+export type HandlerOutcome =
+  | { readonly kind: "returned"; readonly value: unknown }
+  | { readonly kind: "threw"; readonly error: unknown }
+  | { readonly kind: "timedOut"; readonly timeoutMs: number }
+
+export type BatchVerdict =
+  | { readonly kind: "success" }
+  | { readonly kind: "partial"; readonly failedIds: ReadonlySet<string> }
+  | { readonly kind: "failed"; readonly reason: string }
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+
+/**
+ * Lambda's rules for an SQS batch with ReportBatchItemFailures
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html): a null/empty response
+ * or empty list is a full success; a listed, known message id fails that record only; an empty, missing
+ * or unknown itemIdentifier, or a response of the wrong shape, fails the whole batch, as does a throw or timeout.
+ */
+export const judgeBatch = (
+  outcome: HandlerOutcome,
+  messageIds: ReadonlyArray<string>,
+  reportBatchItemFailures: boolean
+): BatchVerdict => {
+  if (outcome.kind === "threw") return { kind: "failed", reason: `handler failed: ${describe(outcome.error)}` }
+  if (outcome.kind === "timedOut") return { kind: "failed", reason: `handler timed out after ${outcome.timeoutMs} ms` }
+  const response = outcome.value
+  if (!reportBatchItemFailures || response === undefined || response === null) return { kind: "success" }
+  if (!isRecord(response)) return { kind: "failed", reason: `invalid response: ${JSON.stringify(response)}` }
+  const failures = response.batchItemFailures
+  if (failures === undefined || failures === null) return { kind: "success" }
+  if (!Array.isArray(failures)) return { kind: "failed", reason: "invalid response: batchItemFailures is not a list" }
+  if (failures.length === 0) return { kind: "success" }
+  const known = new Set(messageIds)
+  const failedIds = new Set<string>()
+  for (const failure of failures) {
+    const id: unknown = isRecord(failure) ? failure.itemIdentifier : undefined
+    if (typeof id !== "string" || id.length === 0 || !known.has(id)) {
+      return { kind: "failed", reason: `invalid batchItemFailures entry: ${JSON.stringify(failure)}` }
+    }
+    failedIds.add(id)
+  }
+  return { kind: "partial", failedIds }
+}

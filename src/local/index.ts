@@ -1,0 +1,45 @@
+export { type BatchVerdict, type HandlerOutcome, judgeBatch } from "./batchVerdict.js"
+export { type DynamoDbLocal, type DynamoDbLocalOptions, processExists, startDynamoDbLocal } from "./dynamodb.js"
+export { LAMBDA_ENV_NAMES, type LambdaEnv, type LambdaEnvName } from "./env.js"
+export { freePort, LOOPBACK } from "./freePort.js"
+export { type LambdaContextOptions, lambdaContext } from "./lambdaContext.js"
+export {
+  LocalStackService,
+  LocalStackStartError,
+  localStackLayer,
+  localStackResource,
+  pollerResource
+} from "./layer.js"
+export { CACHE_KEYS, type CacheKey, TABLE_SPECS } from "./names.js"
+export {
+  createPoller,
+  type EventSourceMapping,
+  type FunctionStats,
+  type Poller,
+  type PollerEvent,
+  type PollerOptions,
+  type SqsLambdaHandler,
+  type WaitUntilDrainedOptions
+} from "./poller.js"
+export {
+  createQueueWithDlq,
+  type MessageCounts,
+  messageCounts,
+  type QueueWithDlq,
+  type ReceiveAllOptions,
+  receiveAll
+} from "./queues.js"
+export { DEFAULT_ACCOUNT_ID, type SqsLocal, type SqsLocalOptions, startSqsLocal } from "./sqs.js"
+export { toSqsRecord } from "./sqsEvent.js"
+export { type SsmOperation, type SsmParameterInput, type SsmStub, type SsmStubOptions, startSsmStub } from "./ssm.js"
+export {
+  type AwsClientConfig,
+  LOCAL_DEFAULTS,
+  type LocalQueue,
+  type LocalStack,
+  type LocalStackOptions,
+  type QueueCounts,
+  startLocalStack
+} from "./stack.js"
+export { scanAll } from "./tables.js"
+export { WaitTimeoutError, type WaitUntilOptions, waitUntil } from "./waitUntil.js"

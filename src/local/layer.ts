@@ -1,0 +1,36 @@
+import { Context, Data, Effect, Layer } from "effect"
+import { createPoller, type PollerOptions } from "./poller.js"
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "./stack.js"
+
+export class LocalStackStartError extends Data.TaggedError("LocalStackStartError")<{ readonly cause: unknown }> {}
+
+/** The running local stack as an Effect service. */
+export class LocalStackService extends Context.Service<LocalStackService, LocalStack>()("local/LocalStack") {}
+
+/**
+ * The stack as a scoped resource: it is stopped when the scope closes, whether the program succeeded,
+ * failed or was interrupted. An error while stopping is dropped: it would otherwise surface as a defect
+ * that hides the program's own result, and the JVM is SIGKILLed at process exit regardless.
+ */
+export const localStackResource = (options?: LocalStackOptions) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => startLocalStack(options),
+      catch: (cause) => new LocalStackStartError({ cause })
+    }),
+    (stack) => Effect.promise(() => stack.stop().catch(() => undefined))
+  )
+
+export const localStackLayer = (options?: LocalStackOptions): Layer.Layer<LocalStackService, LocalStackStartError> =>
+  Layer.effect(LocalStackService, localStackResource(options))
+
+/** A started poller, stopped (in-flight invocations finished) when the scope closes. */
+export const pollerResource = (options: PollerOptions) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const poller = createPoller(options)
+      await poller.start()
+      return poller
+    }),
+    (poller) => Effect.promise(() => poller.stop())
+  )

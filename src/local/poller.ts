@@ -1,0 +1,382 @@
+import { setTimeout as sleep } from "node:timers/promises"
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient
+} from "@aws-sdk/client-sqs"
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
+import { type BatchVerdict, type HandlerOutcome, judgeBatch } from "./batchVerdict.js"
+import { lambdaContext, newContainerId } from "./lambdaContext.js"
+import { messageCounts } from "./queues.js"
+import { DEFAULT_ACCOUNT_ID } from "./sqs.js"
+import { toSqsRecord } from "./sqsEvent.js"
+import { waitUntil } from "./waitUntil.js"
+
+/** The shape of the service's handlers; `void` (not `undefined`) so that `async () => {}` handlers fit, as in aws-lambda's SQSHandler. */
+// biome-ignore lint/suspicious/noConfusingVoidType: mirrors aws-lambda's `SQSBatchResponse | void` result
+export type SqsLambdaHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>
+
+export interface EventSourceMapping {
+  readonly functionName: string
+  readonly queueUrl: string
+  /** The record's eventSourceARN; looked up with GetQueueAttributes when absent. */
+  readonly queueArn?: string
+  readonly handler: SqsLambdaHandler
+  /** 1–10, default 10 (an SQS receive returns at most 10). */
+  readonly batchSize?: number
+  /** Concurrent pollers, i.e. the most concurrent invocations of this function. Default 1. */
+  readonly concurrency?: number
+  /** Function timeout: the invocation fails (its batch returns to the queue) once it is exceeded. Default 30 s. */
+  readonly timeoutMs?: number
+  /** FunctionResponseTypes ["ReportBatchItemFailures"]; default true, as this service deploys it. */
+  readonly reportBatchItemFailures?: boolean
+}
+
+export interface PollerOptions {
+  readonly client: SQSClient
+  readonly region: string
+  readonly accountId?: string
+  readonly mappings: ReadonlyArray<EventSourceMapping>
+  /** Long-poll wait per receive; also the longest `stop()` waits for an idle poller. Default 1 s. */
+  readonly waitTimeSeconds?: number
+  readonly memoryLimitInMB?: number
+  readonly onEvent?: (event: PollerEvent) => void
+}
+
+export type PollerEvent =
+  | {
+      readonly type: "invocation"
+      readonly functionName: string
+      readonly awsRequestId: string
+      readonly records: number
+      readonly deleted: number
+      readonly failed: number
+      readonly verdict: BatchVerdict
+      readonly durationMs: number
+    }
+  | { readonly type: "receiveError"; readonly functionName: string; readonly error: unknown }
+  | { readonly type: "deleteError"; readonly functionName: string; readonly error: unknown }
+
+export interface FunctionStats {
+  readonly invocations: number
+  readonly recordsReceived: number
+  readonly recordsDeleted: number
+  /** Records left on the queue because the handler reported, threw or timed out. */
+  readonly recordsFailed: number
+  readonly batchesFailed: number
+  readonly receiveErrors: number
+  readonly deleteErrors: number
+  readonly inFlight: number
+}
+
+export interface WaitUntilDrainedOptions {
+  /** Queue URLs; default every mapped queue. */
+  readonly queues?: ReadonlyArray<string>
+  readonly timeoutMs: number
+  readonly intervalMs?: number
+}
+
+export interface Poller {
+  /** Resolves missing queue ARNs, then starts polling. No-op while running. */
+  readonly start: () => Promise<void>
+  /** Stops receiving, lets in-flight invocations finish (and delete), then resolves. Idempotent. */
+  readonly stop: () => Promise<void>
+  readonly running: () => boolean
+  readonly stats: () => Readonly<Record<string, FunctionStats>>
+  /** Invocations currently running, all functions together. */
+  readonly inFlight: () => number
+  /** Resolves once the queues show 0 visible and 0 in-flight messages while no invocation runs. */
+  readonly waitUntilDrained: (options: WaitUntilDrainedOptions) => Promise<void>
+}
+
+interface ResolvedMapping {
+  readonly functionName: string
+  readonly queueUrl: string
+  readonly queueArn: string
+  readonly handler: SqsLambdaHandler
+  readonly batchSize: number
+  readonly concurrency: number
+  readonly timeoutMs: number
+  readonly reportBatchItemFailures: boolean
+}
+
+type MutableStats = { -readonly [K in keyof FunctionStats]: FunctionStats[K] }
+
+const emptyStats = (): MutableStats => ({
+  invocations: 0,
+  recordsReceived: 0,
+  recordsDeleted: 0,
+  recordsFailed: 0,
+  batchesFailed: 0,
+  receiveErrors: 0,
+  deleteErrors: 0,
+  inFlight: 0
+})
+
+const RECEIVE_BACKOFF_MS = { initial: 100, max: 2_000 } as const
+
+const clampInt = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, Math.floor(value)))
+
+const runHandler = async (
+  handler: SqsLambdaHandler,
+  event: SQSEvent,
+  context: Context,
+  timeoutMs: number
+): Promise<HandlerOutcome> => {
+  const timeout = new AbortController()
+  const invocation = Promise.resolve()
+    .then(() => handler(event, context))
+    .then(
+      (value): HandlerOutcome => ({ kind: "returned", value }),
+      (error: unknown): HandlerOutcome => ({ kind: "threw", error })
+    )
+  const timer = sleep(timeoutMs, undefined, { signal: timeout.signal }).then(
+    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs }),
+    // Aborted because the handler finished first; this branch's value is never used.
+    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs })
+  )
+  try {
+    // Like Lambda, a timed-out invocation is abandoned, not awaited: its batch is simply not deleted.
+    return await Promise.race([invocation, timer])
+  } finally {
+    timeout.abort()
+  }
+}
+
+/**
+ * An SQS event source mapping as AWS Lambda runs it: long-poll, invoke with an SQSEvent, delete the
+ * records that did not fail, leave the others to reappear after the visibility timeout (and reach the
+ * DLQ through the queue's redrive policy).
+ */
+export const createPoller = (options: PollerOptions): Poller => {
+  const waitTimeSeconds = clampInt(options.waitTimeSeconds ?? 1, 0, 20)
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID
+  const stats = new Map<string, MutableStats>()
+  const statsOf = (functionName: string): MutableStats => {
+    let s = stats.get(functionName)
+    if (s === undefined) {
+      s = emptyStats()
+      stats.set(functionName, s)
+    }
+    return s
+  }
+  for (const m of options.mappings) statsOf(m.functionName)
+
+  let active = 0
+  let invocationsStarted = 0
+  let run: { readonly abort: AbortController; readonly workers: Promise<void> } | undefined
+  let stopping: Promise<void> | undefined
+
+  const emit = (event: PollerEvent): void => {
+    // A faulty progress callback must not take a poller (and the messages it holds) down.
+    try {
+      options.onEvent?.(event)
+    } catch {}
+  }
+
+  const receive = async (queueUrl: string, max: number, wait: number): Promise<ReadonlyArray<Message>> => {
+    const { Messages = [] } = await options.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: wait,
+        // local-aws-sqs only reads the deprecated AttributeNames; real SQS reads either.
+        AttributeNames: ["All"],
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"]
+      })
+    )
+    return Messages
+  }
+
+  /**
+   * Long-polls for one message, then sweeps up to batchSize−1 more without waiting. A single long poll
+   * for up to 10 would, in local-aws-sqs, hold the call until 10 arrive or the wait ends, and
+   * re-receive its own messages (counting receives towards the DLQ) whenever that wait outlasts the
+   * visibility timeout.
+   */
+  const receiveBatch = async (m: ResolvedMapping): Promise<ReadonlyArray<Message>> => {
+    const first = await receive(m.queueUrl, 1, waitTimeSeconds)
+    if (first.length === 0 || m.batchSize === 1) return first
+    return [...first, ...(await receive(m.queueUrl, m.batchSize - 1, 0))]
+  }
+
+  const deleteRecords = async (m: ResolvedMapping, records: ReadonlyArray<SQSRecord>): Promise<number> => {
+    if (records.length === 0) return 0
+    try {
+      const result = await options.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: m.queueUrl,
+          Entries: records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle }))
+        })
+      )
+      const failed = result.Failed ?? []
+      if (failed.length > 0) {
+        statsOf(m.functionName).deleteErrors += failed.length
+        emit({ type: "deleteError", functionName: m.functionName, error: failed })
+      }
+      return result.Successful?.length ?? 0
+    } catch (error) {
+      statsOf(m.functionName).deleteErrors += records.length
+      emit({ type: "deleteError", functionName: m.functionName, error })
+      return 0
+    }
+  }
+
+  const invoke = async (m: ResolvedMapping, messages: ReadonlyArray<Message>, containerId: string): Promise<void> => {
+    const records = messages.flatMap((message) => {
+      const record = toSqsRecord(message, { queueArn: m.queueArn, region: options.region })
+      return record === undefined ? [] : [record]
+    })
+    if (records.length === 0) return
+    const s = statsOf(m.functionName)
+    const context = lambdaContext({
+      functionName: m.functionName,
+      timeoutMs: m.timeoutMs,
+      region: options.region,
+      accountId,
+      containerId,
+      ...(options.memoryLimitInMB === undefined ? {} : { memoryLimitInMB: options.memoryLimitInMB })
+    })
+    const started = Date.now()
+    active += 1
+    invocationsStarted += 1
+    s.inFlight += 1
+    s.invocations += 1
+    s.recordsReceived += records.length
+    try {
+      const outcome = await runHandler(m.handler, { Records: records }, context, m.timeoutMs)
+      const verdict = judgeBatch(
+        outcome,
+        records.map((r) => r.messageId),
+        m.reportBatchItemFailures
+      )
+      const toDelete =
+        verdict.kind === "failed"
+          ? []
+          : verdict.kind === "partial"
+            ? records.filter((r) => !verdict.failedIds.has(r.messageId))
+            : records
+      const deleted = await deleteRecords(m, toDelete)
+      const failed = records.length - toDelete.length
+      s.recordsDeleted += deleted
+      s.recordsFailed += failed
+      if (verdict.kind === "failed") s.batchesFailed += 1
+      emit({
+        type: "invocation",
+        functionName: m.functionName,
+        awsRequestId: context.awsRequestId,
+        records: records.length,
+        deleted,
+        failed,
+        verdict,
+        durationMs: Date.now() - started
+      })
+    } finally {
+      s.inFlight -= 1
+      active -= 1
+    }
+  }
+
+  const worker = async (m: ResolvedMapping, signal: AbortSignal): Promise<void> => {
+    const containerId = newContainerId()
+    let backoff: number = RECEIVE_BACKOFF_MS.initial
+    while (!signal.aborted) {
+      let messages: ReadonlyArray<Message>
+      try {
+        messages = await receiveBatch(m)
+        backoff = RECEIVE_BACKOFF_MS.initial
+      } catch (error) {
+        statsOf(m.functionName).receiveErrors += 1
+        emit({ type: "receiveError", functionName: m.functionName, error })
+        await sleep(backoff, undefined, { signal }).catch(() => undefined)
+        backoff = Math.min(backoff * 2, RECEIVE_BACKOFF_MS.max)
+        continue
+      }
+      // Messages received while stopping are still delivered: they are already in flight.
+      if (messages.length > 0) await invoke(m, messages, containerId)
+    }
+  }
+
+  const resolveMapping = async (m: EventSourceMapping): Promise<ResolvedMapping> => {
+    let queueArn = m.queueArn
+    if (queueArn === undefined) {
+      const { Attributes } = await options.client.send(
+        new GetQueueAttributesCommand({ QueueUrl: m.queueUrl, AttributeNames: ["QueueArn"] })
+      )
+      queueArn = Attributes?.QueueArn
+      if (queueArn === undefined) throw new Error(`No QueueArn for ${m.queueUrl}`)
+    }
+    return {
+      functionName: m.functionName,
+      queueUrl: m.queueUrl,
+      queueArn,
+      handler: m.handler,
+      batchSize: clampInt(m.batchSize ?? 10, 1, 10),
+      concurrency: clampInt(m.concurrency ?? 1, 1, 1_000),
+      timeoutMs: m.timeoutMs ?? 30_000,
+      reportBatchItemFailures: m.reportBatchItemFailures ?? true
+    }
+  }
+
+  const start = async (): Promise<void> => {
+    if (run !== undefined) return
+    if (stopping !== undefined) await stopping
+    const mappings = await Promise.all(options.mappings.map(resolveMapping))
+    if (run !== undefined) return
+    const abort = new AbortController()
+    // allSettled: one worker's unexpected failure must not let stop() return while the others still run.
+    const workers = Promise.allSettled(
+      mappings.flatMap((m) => Array.from({ length: m.concurrency }, () => worker(m, abort.signal)))
+    ).then(() => undefined)
+    run = { abort, workers }
+  }
+
+  const stop = (): Promise<void> => {
+    const current = run
+    if (current === undefined) return stopping ?? Promise.resolve()
+    stopping ??= (async () => {
+      current.abort.abort()
+      await current.workers
+      run = undefined
+      stopping = undefined
+    })()
+    return stopping
+  }
+
+  const waitUntilDrained = async (drainOptions: WaitUntilDrainedOptions): Promise<void> => {
+    const queues = drainOptions.queues ?? [...new Set(options.mappings.map((m) => m.queueUrl))]
+    let last = ""
+    await waitUntil(
+      async () => {
+        if (active > 0) {
+          last = `${active} invocation(s) running`
+          return false
+        }
+        const startedBefore = invocationsStarted
+        const counts = await Promise.all(queues.map((url) => messageCounts(options.client, url)))
+        last = queues.map((url, i) => `${url} ${JSON.stringify(counts[i])}`).join("; ")
+        // An invocation that began during the read may already have pushed messages elsewhere.
+        const quiet = active === 0 && invocationsStarted === startedBefore
+        return quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0)
+      },
+      {
+        timeoutMs: drainOptions.timeoutMs,
+        intervalMs: drainOptions.intervalMs ?? 100,
+        description: "the queues to drain",
+        explain: () => last
+      }
+    )
+  }
+
+  return {
+    start,
+    stop,
+    running: () => run !== undefined,
+    stats: () => Object.fromEntries([...stats].map(([name, s]) => [name, { ...s }])),
+    inFlight: () => active,
+    waitUntilDrained
+  }
+}

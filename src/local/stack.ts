@@ -1,0 +1,231 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { type Message, SQSClient } from "@aws-sdk/client-sqs"
+import { SSMClient } from "@aws-sdk/client-ssm"
+import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb.js"
+import { type LambdaEnv, lambdaEnv } from "./env.js"
+import {
+  CACHE_KEYS,
+  type CacheKey,
+  dlqName,
+  perCache,
+  perCacheAsync,
+  queueName,
+  TABLE_SPECS,
+  tableName
+} from "./names.js"
+import {
+  createQueueWithDlq,
+  type MessageCounts,
+  messageCounts,
+  type QueueWithDlq,
+  type ReceiveAllOptions,
+  receiveAll
+} from "./queues.js"
+import { type SqsLocal, startSqsLocal } from "./sqs.js"
+import { type SsmStub, startSsmStub } from "./ssm.js"
+import { type CreatedTable, createCacheTable, scanAll } from "./tables.js"
+
+export interface LocalStackOptions {
+  readonly region?: string
+  /** Prefix of every table and queue name. */
+  readonly prefix?: string
+  /** Short by default so that failed messages come back within seconds. */
+  readonly visibilityTimeoutSeconds?: number
+  readonly maxReceiveCount?: number
+  readonly almaApiKey?: { readonly name?: string; readonly value?: string }
+  /** Fixed DynamoDB Local port; a free one otherwise. */
+  readonly dynamoDbPort?: number
+  readonly startTimeoutMs?: number
+  readonly onLog?: (line: string) => void
+}
+
+export interface LocalQueue extends QueueWithDlq {
+  readonly name: string
+  readonly dlqName: string
+}
+
+export interface QueueCounts {
+  readonly queue: MessageCounts
+  readonly dlq: MessageCounts
+}
+
+export interface AwsClientConfig {
+  readonly region: string
+  readonly endpoint: string
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string }
+}
+
+export interface LocalStack {
+  readonly region: string
+  readonly accountId: string
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string }
+  readonly endpoints: { readonly dynamodb: string; readonly sqs: string; readonly ssm: string }
+  /** Ready-made SDK client configurations, one per service. */
+  readonly clientConfig: {
+    readonly dynamodb: AwsClientConfig
+    readonly sqs: AwsClientConfig
+    readonly ssm: AwsClientConfig
+  }
+  readonly tables: Readonly<Record<CacheKey, string>>
+  readonly ttlEnabled: boolean
+  readonly queues: Readonly<Record<CacheKey, LocalQueue>>
+  readonly almaApiKey: { readonly name: string; readonly value: string }
+  /** Lambda environment for the handlers, to merge into `process.env`. */
+  readonly env: LambdaEnv
+  readonly clients: { readonly dynamodb: DynamoDBClient; readonly sqs: SQSClient; readonly ssm: SSMClient }
+  readonly dynamodb: DynamoDbLocal
+  /** Call counters of the SSM stub (GetParameter per name and per operation). */
+  readonly ssm: SsmStub
+  /** Restarts DynamoDB Local on the same port; its in-memory tables are gone, so they are recreated unless asked not to. */
+  readonly restartDynamoDb: (options?: { readonly recreateTables?: boolean }) => Promise<void>
+  readonly queueCounts: () => Promise<Readonly<Record<CacheKey, QueueCounts>>>
+  /** Receives (and by default deletes) every visible message of a queue, by cache key or URL. */
+  readonly receiveAll: (queue: CacheKey | string, options?: ReceiveAllOptions) => Promise<ReadonlyArray<Message>>
+  /** Empties a DLQ, returning what it held. */
+  readonly drainDlq: (key: CacheKey) => Promise<ReadonlyArray<Message>>
+  /** Every item of a table, unmarshalled, by cache key or table name. */
+  readonly scanTable: (table: CacheKey | string) => Promise<Array<Record<string, unknown>>>
+  /** Stops the three servers and the SDK clients. Idempotent; safe after a failed test. */
+  readonly stop: () => Promise<void>
+}
+
+export const LOCAL_DEFAULTS = {
+  region: "eu-west-2",
+  prefix: "local",
+  visibilityTimeoutSeconds: 2,
+  maxReceiveCount: 3,
+  almaApiKeyName: "/lag-bulk-update-cache/local/alma-api-key",
+  almaApiKeyValue: "local-alma-api-key",
+  credentials: { accessKeyId: "local", secretAccessKey: "local" }
+} as const
+
+const isCacheKey = (s: string): s is CacheKey => CACHE_KEYS.some((k) => k === s)
+
+/** Settles every promise; if any rejected, runs `cleanup` on the fulfilled values and rethrows the first error. */
+const allOrCleanup = async <T extends ReadonlyArray<unknown>>(
+  promises: { readonly [K in keyof T]: Promise<T[K]> },
+  cleanup: (started: ReadonlyArray<unknown>) => Promise<void>
+): Promise<T> => {
+  const results = await Promise.allSettled(promises)
+  const failure = results.find((r) => r.status === "rejected")
+  if (failure === undefined) return Promise.all(promises)
+  await cleanup(results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])))
+  throw failure.reason
+}
+
+const stopAll = async (
+  stoppables: ReadonlyArray<{ readonly stop: () => Promise<void> } | undefined>
+): Promise<void> => {
+  const results = await Promise.allSettled(stoppables.map((s) => s?.stop()))
+  const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []))
+  if (errors.length > 0) throw new AggregateError(errors, "Stopping the local stack failed")
+}
+
+const hasStop = (u: unknown): u is { readonly stop: () => Promise<void> } =>
+  typeof u === "object" && u !== null && "stop" in u && typeof u.stop === "function"
+
+/**
+ * DynamoDB Local (a JVM, the slow part), local-aws-sqs and the SSM stub, started in parallel on loopback
+ * ports, with the tables, queues and API-key parameter the service expects.
+ */
+export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
+  const region = options.region ?? LOCAL_DEFAULTS.region
+  const prefix = options.prefix ?? LOCAL_DEFAULTS.prefix
+  const credentials = LOCAL_DEFAULTS.credentials
+  const almaApiKey = {
+    name: options.almaApiKey?.name ?? LOCAL_DEFAULTS.almaApiKeyName,
+    value: options.almaApiKey?.value ?? LOCAL_DEFAULTS.almaApiKeyValue
+  }
+
+  const [dynamodb, sqs, ssm] = await allOrCleanup<[DynamoDbLocal, SqsLocal, SsmStub]>(
+    [
+      startDynamoDbLocal({
+        ...(options.dynamoDbPort === undefined ? {} : { port: options.dynamoDbPort }),
+        ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+        ...(options.onLog === undefined ? {} : { onLog: options.onLog })
+      }),
+      startSqsLocal({ region }),
+      startSsmStub({ region, parameters: [{ ...almaApiKey, type: "SecureString" }] })
+    ],
+    (started) => stopAll(started.filter(hasStop))
+  )
+
+  const config = (endpoint: string): AwsClientConfig => ({ region, endpoint, credentials })
+  const clientConfig = { dynamodb: config(dynamodb.endpoint), sqs: config(sqs.endpoint), ssm: config(ssm.endpoint) }
+  const clients = {
+    dynamodb: new DynamoDBClient(clientConfig.dynamodb),
+    sqs: new SQSClient(clientConfig.sqs),
+    ssm: new SSMClient(clientConfig.ssm)
+  }
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clients.dynamodb.destroy()
+      clients.sqs.destroy()
+      clients.ssm.destroy()
+      await stopAll([dynamodb, sqs, ssm])
+    })()
+    return stopping
+  }
+
+  const tables = perCache((key) => tableName(prefix, key))
+  const createTables = (): Promise<ReadonlyArray<CreatedTable>> =>
+    Promise.all(CACHE_KEYS.map((key) => createCacheTable(clients.dynamodb, tables[key], TABLE_SPECS[key])))
+
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds
+  const maxReceiveCount = options.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount
+  const createQueues = (): Promise<Record<CacheKey, LocalQueue>> =>
+    perCacheAsync(async (key) => {
+      const names = { name: queueName(prefix, key), dlqName: dlqName(prefix, key) }
+      const created = await createQueueWithDlq(clients.sqs, { ...names, visibilityTimeoutSeconds, maxReceiveCount })
+      return { ...names, ...created }
+    })
+
+  const [createdTables, queues] = await allOrCleanup<[ReadonlyArray<CreatedTable>, Record<CacheKey, LocalQueue>]>(
+    [createTables(), createQueues()],
+    stop
+  )
+
+  const queueUrl = (queue: CacheKey | string): string => (isCacheKey(queue) ? queues[queue].url : queue)
+
+  return {
+    region,
+    accountId: sqs.accountId,
+    credentials,
+    endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
+    clientConfig,
+    tables,
+    ttlEnabled: createdTables.every((t) => t.ttlEnabled),
+    queues,
+    almaApiKey,
+    env: lambdaEnv({
+      region,
+      endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
+      credentials,
+      tables,
+      queueUrls: { loans: queues.loans.url, requests: queues.requests.url, fees: queues.fees.url },
+      almaApiKeyName: almaApiKey.name
+    }),
+    clients,
+    dynamodb,
+    ssm,
+    restartDynamoDb: async (restartOptions = {}) => {
+      // A JVM started after stop() would belong to nobody.
+      if (stopping !== undefined) throw new Error("restartDynamoDb: the local stack is stopped")
+      await dynamodb.restart()
+      if (restartOptions.recreateTables ?? true) await createTables()
+    },
+    queueCounts: () =>
+      perCacheAsync(async (key) => {
+        const [queue, dlq] = await Promise.all([
+          messageCounts(clients.sqs, queues[key].url),
+          messageCounts(clients.sqs, queues[key].dlqUrl)
+        ])
+        return { queue, dlq }
+      }),
+    receiveAll: (queue, receiveOptions) => receiveAll(clients.sqs, queueUrl(queue), receiveOptions),
+    drainDlq: (key) => receiveAll(clients.sqs, queues[key].dlqUrl),
+    scanTable: (table) => scanAll(clients.dynamodb, isCacheKey(table) ? tables[table] : table),
+    stop
+  }
+}
