@@ -1,21 +1,34 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
+import { LocalRunFailed } from "../localrun/runLocal.js"
 import { almaSimulatorCommand } from "./almaSimulatorCommand.js"
+import { demoCommand, localCommand, UsageProblem } from "./localCommand.js"
 
 /** `lag-buc`: the operators' and developers' command. */
 const lagBuc = Command.make("lag-buc").pipe(
   Command.withDescription("Bulk refresh of the Alma cache: local runs, queue operations, the Alma simulator"),
-  Command.withSubcommands([almaSimulatorCommand])
+  Command.withSubcommands([demoCommand, localCommand, almaSimulatorCommand])
 )
 
+const exitWith = (code: number, line?: string) =>
+  (line === undefined ? Effect.void : Console.error(`lag-buc: ${line}`)).pipe(
+    Effect.andThen(Effect.sync(() => (process.exitCode = code)))
+  )
+
+/**
+ * Every failure is one line. Bad command lines exit 2 (the parser already printed its error and the
+ * usage); operational failures exit 1. Defects (bugs) are left to the runtime, which prints them whole.
+ */
+const reportFailure = (error: unknown) => {
+  if (CliError.isCliError(error)) return exitWith(2)
+  if (error instanceof UsageProblem) return exitWith(2, error.problem)
+  if (error instanceof LocalRunFailed) return exitWith(1, `${error.stage} failed: ${error.detail}`)
+  return exitWith(1, error instanceof Error ? error.message : String(error))
+}
+
 Command.run(lagBuc, { version: "0.1.0" }).pipe(
-  // The parser already printed the error and the usage: a bad command line exits 2.
-  Effect.catchIf(CliError.isCliError, () =>
-    Effect.sync(() => {
-      process.exitCode = 2
-    })
-  ),
+  Effect.catch(reportFailure),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )

@@ -21,8 +21,12 @@ export interface BatchSpec<Message, R> {
   readonly run: (message: Message) => Effect.Effect<Outcome, RecordFailure, R>
 }
 
-/** Time kept back for the runner's own work (reporting, metrics) after the last record. */
-const reserve = Duration.seconds(3)
+/**
+ * Time kept back for the runner's own work (reporting, metrics) after the last record: 3 s, or a
+ * tenth of the invocation's time when that is shorter (local runs use short timeouts).
+ */
+const reserveFor = (remainingAtStart: Duration.Duration) =>
+  Duration.min(Duration.seconds(3), Duration.divideUnsafe(remainingAtStart, 10))
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -50,6 +54,7 @@ export const processBatch =
       const before = yield* alma.usage
       const decode = Schema.decodeUnknownEffect(spec.message)
       const remaining = () => Duration.millis(context.getRemainingTimeInMillis())
+      const reserve = reserveFor(remaining())
 
       /** Runs one decoded message, failing with `OutOfTime` rather than being cut off by Lambda. */
       const run = (message: Message) =>

@@ -1,4 +1,5 @@
 import { Layer, ManagedRuntime } from "effect"
+import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { jsonLogs, liveServices, makeLambdaHandler } from "./runtime.js"
 import { feeBatch, loanBatch, requestBatch, userBatch } from "./specs.js"
@@ -19,6 +20,8 @@ export const makeHandlers = (
     updateLoan: makeLambdaHandler(loanBatch, runtime),
     updateRequest: makeLambdaHandler(requestBatch, runtime),
     updateFee: makeLambdaHandler(feeBatch, runtime),
+    /** Alma calls made by these handlers so far, per endpoint. */
+    almaUsage: () => runtime.runPromise(Alma.use((alma) => alma.usage)),
     dispose: () => runtime.dispose()
   }
 }

@@ -116,14 +116,14 @@ const make = Effect.gen(function* () {
   const http = yield* HttpClient.HttpClient
   const withLimiter = yield* RateLimiter.makeWithRateLimiter
 
-  // Tokens per window: whole calls, spread evenly, so a fractional rate (2.5/s) is honoured too.
-  const tokens = Math.max(1, Math.floor(settings.maxCallsPerSecond))
+  // One token, refilled every 1/rate seconds: calls are spread evenly, never in bursts, so that no
+  // sliding second sees more than the rate (Alma counts per second, across all keys).
   const limited = withLimiter({
     key: "alma",
     algorithm: "token-bucket",
     onExceeded: "delay",
-    limit: tokens,
-    window: Duration.millis((tokens * 1000) / settings.maxCallsPerSecond)
+    limit: 1,
+    window: Duration.millis(1000 / settings.maxCallsPerSecond)
   })
 
   const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }

@@ -48,7 +48,7 @@ export const EnvironmentSchema = Schema.Struct({
   AWS_ENDPOINT_URL_SQS: Schema.optionalKey(HttpUrl),
   AWS_ENDPOINT_URL_SSM: Schema.optionalKey(HttpUrl),
   AWS_ACCESS_KEY_ID: Schema.optionalKey(Text),
-  AWS_SECRET_ACCESS_KEY: Schema.optionalKey(Schema.Redacted(Text))
+  AWS_SECRET_ACCESS_KEY: Schema.optionalKey(Schema.RedactedFromValue(Text))
 })
 export type Environment = typeof EnvironmentSchema.Type
 

@@ -113,12 +113,15 @@ describe("the fate of each record", () => {
 
   it("records not started when the Lambda's time runs short are reported as failures", async () => {
     const stack = makeMemoryStack({ U1: patron() })
+    // 60 s when the batch starts (so a 3 s reserve), then only 2 s left before any record starts.
+    const readings = [60_000]
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => readings.shift() ?? 2_000 }
     const response = await stack.handler(userBatch)(
       sqsEvent([
         ["m1", "U1"],
         ["m2", "U1"]
       ]),
-      lambdaContext(1_000)
+      context
     )
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }, { itemIdentifier: "m2" }])
     expect(stack.alma.calls.loans).toBe(0)

@@ -1,0 +1,169 @@
+import { readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Console, Duration, Effect, Option, Redacted, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { makeProgressPrinter, summaryTable } from "../localrun/progressView.js"
+import { type LocalRunReport, runLocal } from "../localrun/runLocal.js"
+import { parseUserIds } from "../operations/userIdList.js"
+import { almaSimulatorScoped } from "../simulator/index.js"
+
+/** A command-line mistake: printed as one line, exit code 2. */
+export class UsageProblem extends Schema.TaggedError<UsageProblem>()("UsageProblem", { problem: Schema.String }) {}
+
+const itemRefresh = Flag.Literals("item-refresh", ["queue", "inline"]).pipe(
+  Flag.withDescription("queue: one message per item (the default, as deployed); inline: items written from the lists"),
+  Flag.withDefault("queue")
+)
+const concurrency = Flag.Int("concurrency").pipe(
+  Flag.withDescription("Concurrent invocations per function (a Lambda event source's maximumConcurrency)"),
+  Flag.withDefault(2)
+)
+const timeoutMinutes = Flag.Int("timeout-minutes").pipe(
+  Flag.withDescription("Give up when the queues are not drained after this long"),
+  Flag.withDefault(30)
+)
+
+const defaultLogFile = () => join(tmpdir(), `lag-buc-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`)
+
+/** 0: every user cached or discarded; 1: something is in a DLQ or lost. */
+const exitCodeOf = (report: LocalRunReport) =>
+  report.lost.length === 0 && Object.values(report.dlq).every((n) => n === 0) ? 0 : 1
+
+const finish = (report: LocalRunReport, reportFile: Option.Option<string>, exported: number | undefined) =>
+  Effect.gen(function* () {
+    yield* Console.log(summaryTable(report))
+    if (exported !== undefined) yield* Console.log(`  ${"exported items".padEnd(28)}${exported}`)
+    if (Option.isSome(reportFile)) {
+      const { logFile: _, lost, ...figures } = report
+      writeFileSync(
+        reportFile.value,
+        `${JSON.stringify({ ...figures, lost: lost.length, lostUsers: lost }, null, 2)}\n`
+      )
+      yield* Console.log(`  ${"report".padEnd(28)}${reportFile.value}`)
+    }
+    process.exitCode = exitCodeOf(report)
+  })
+
+const progress = () => makeProgressPrinter(process.stderr)
+
+/** `lag-buc local`: the pipeline on the embedded AWS stack against any server that speaks the Alma API. */
+export const localCommand = Command.make(
+  "local",
+  {
+    almaUrl: Flag.String("alma-url").pipe(
+      Flag.withDescription("Alma API base including /almaws/v1, e.g. https://api-eu.hosted.exlibrisgroup.com/almaws/v1")
+    ),
+    apiKey: Flag.Redacted("api-key").pipe(Flag.withDescription("The Alma API key (kept in the embedded SSM stub)")),
+    users: Flag.String("users").pipe(Flag.withDescription("A file with one user ID per line")),
+    exportFile: Flag.String("export").pipe(
+      Flag.withDescription("Write every item of the four tables, one JSON line each"),
+      Flag.optional
+    ),
+    reportFile: Flag.String("report").pipe(Flag.withDescription("Write the summary as JSON"), Flag.optional),
+    itemRefresh,
+    maxRps: Flag.Finite("max-rps").pipe(
+      Flag.withDescription("Alma calls per second, all functions together (a sandbox allows 10)"),
+      Flag.withDefault(8)
+    ),
+    concurrency,
+    timeoutMinutes
+  },
+  Effect.fn("lag-buc.local")(function* (flags) {
+    if (!URL.canParse(flags.almaUrl) || !/^https?:\/\//.test(flags.almaUrl)) {
+      return yield* new UsageProblem({ problem: `--alma-url ${flags.almaUrl} is not an http(s) URL` })
+    }
+    if (!(flags.maxRps > 0)) return yield* new UsageProblem({ problem: "--max-rps must be greater than 0" })
+    const text = yield* Effect.try({
+      try: () => readFileSync(flags.users, "utf8"),
+      catch: (error) =>
+        new UsageProblem({
+          problem: `cannot read ${flags.users}: ${error instanceof Error ? error.message : "unreadable"}`
+        })
+    })
+    const list = parseUserIds(text)
+    for (const rejected of list.rejected.slice(0, 20)) {
+      yield* Console.error(`${flags.users}:${rejected.line}: ${rejected.problem}: ${JSON.stringify(rejected.text)}`)
+    }
+    if (list.rejected.length > 0) {
+      return yield* new UsageProblem({
+        problem: `${flags.users} has ${list.rejected.length} invalid user IDs (listed above)`
+      })
+    }
+    if (list.ids.length === 0) return yield* new UsageProblem({ problem: `${flags.users} holds no user ID` })
+    const logFile = defaultLogFile()
+    yield* Console.error(
+      `Refreshing ${list.ids.length} users against ${flags.almaUrl} at up to ${flags.maxRps} calls/s (${flags.itemRefresh} mode)`
+    )
+    const printer = progress()
+    const { report, exported } = yield* runLocal({
+      almaUrl: flags.almaUrl,
+      apiKey: Redacted.value(flags.apiKey),
+      userIds: list.ids,
+      itemRefresh: flags.itemRefresh,
+      almaMaxRps: flags.maxRps,
+      concurrency: flags.concurrency,
+      visibilityTimeoutSeconds: 30,
+      drainTimeout: Duration.minutes(flags.timeoutMinutes),
+      logFile,
+      exportFile: Option.getOrUndefined(flags.exportFile),
+      onProgress: printer.show
+    })
+    printer.done()
+    yield* finish(report, flags.reportFile, exported)
+  })
+).pipe(
+  Command.withDescription(
+    "Run the whole pipeline on an embedded AWS stack (DynamoDB Local, SQS, SSM stub) against an Alma API, e.g. your sandbox"
+  )
+)
+
+/** `lag-buc demo` (`npm start`): the embedded stack and the Alma simulator, every simulated patron refreshed. */
+export const demoCommand = Command.make(
+  "demo",
+  {
+    users: Flag.Int("users").pipe(Flag.withDescription("Patrons in the simulated institution"), Flag.withDefault(200)),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the simulated institution"), Flag.withDefault(1)),
+    perSecond: Flag.Int("per-second").pipe(
+      Flag.withDescription("The simulated Alma's per-second threshold (production Alma: 50)"),
+      Flag.withDefault(100)
+    ),
+    exportFile: Flag.String("export").pipe(
+      Flag.withDescription("Write every cached item as JSON lines"),
+      Flag.optional
+    ),
+    reportFile: Flag.String("report").pipe(Flag.withDescription("Write the summary as JSON"), Flag.optional),
+    itemRefresh,
+    concurrency,
+    timeoutMinutes
+  },
+  Effect.fn("lag-buc.demo")(function* (flags) {
+    if (flags.users < 1 || flags.perSecond < 1) {
+      return yield* new UsageProblem({ problem: "--users and --per-second must be at least 1" })
+    }
+    const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
+    // 90 % of the threshold: as close as the fleet should run, with room for jitter.
+    const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))
+    const logFile = defaultLogFile()
+    yield* Console.error(
+      `Alma simulator on ${simulator.url}: ${flags.users} patrons, threshold ${flags.perSecond} calls/s; ` +
+        `refreshing them all at up to ${almaMaxRps} calls/s (${flags.itemRefresh} mode)`
+    )
+    const printer = progress()
+    const { report, exported } = yield* runLocal({
+      almaUrl: simulator.url,
+      apiKey: simulator.apiKey,
+      userIds: simulator.userIds(),
+      itemRefresh: flags.itemRefresh,
+      almaMaxRps,
+      concurrency: flags.concurrency,
+      visibilityTimeoutSeconds: 30,
+      drainTimeout: Duration.minutes(flags.timeoutMinutes),
+      logFile,
+      exportFile: Option.getOrUndefined(flags.exportFile),
+      onProgress: printer.show
+    })
+    printer.done()
+    yield* finish(report, flags.reportFile, exported)
+  }, Effect.scoped)
+).pipe(Command.withDescription("Run the whole pipeline on the embedded stack against the Alma simulator"))

@@ -1,0 +1,78 @@
+import { appendFileSync } from "node:fs"
+import { Console, Layer, Logger } from "effect"
+
+/** A record's last known fate, from the handlers' own log lines. */
+export type ObservedFate = "succeeded" | "discarded" | "retried"
+
+export interface ObservedCounts {
+  readonly succeeded: number
+  readonly discarded: number
+  readonly retried: number
+}
+
+/**
+ * Watches a local run through what the handlers print, exactly as an operator reads CloudWatch:
+ * each record's fate line and each invocation's EMF line. Nothing in the handlers is local-only.
+ */
+export interface RunObserver {
+  /** The logger and console the handlers' runtime is given. */
+  readonly layer: Layer.Layer<never>
+  /** Last fate of each user ID (as sent), with the discard reason. */
+  readonly users: ReadonlyMap<string, { readonly fate: ObservedFate; readonly reason?: string }>
+  /** Records per function and fate (a retried record that later succeeds counts in both). */
+  readonly counts: (functionName: string) => ObservedCounts
+  readonly discardReasons: ReadonlyMap<string, number>
+}
+
+const emptyCounts = (): { succeeded: number; discarded: number; retried: number } => ({
+  succeeded: 0,
+  discarded: 0,
+  retried: 0
+})
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+
+const text = (value: unknown) => (typeof value === "string" ? value : undefined)
+
+/** `logFile`: every line the handlers print is also appended there, for inspection after the run. */
+export const makeRunObserver = (logFile: string | undefined): RunObserver => {
+  const users = new Map<string, { fate: ObservedFate; reason?: string }>()
+  const perFunction = new Map<string, { succeeded: number; discarded: number; retried: number }>()
+  const discardReasons = new Map<string, number>()
+
+  const keep = (line: string) => {
+    if (logFile !== undefined) appendFileSync(logFile, `${line}\n`)
+  }
+
+  const observeRecord = (annotations: Record<string, unknown>) => {
+    const fate = annotations.fate
+    const functionName = text(annotations.function)
+    if ((fate !== "succeeded" && fate !== "discarded" && fate !== "retried") || functionName === undefined) return
+    const counts = perFunction.get(functionName) ?? emptyCounts()
+    counts[fate]++
+    perFunction.set(functionName, counts)
+    const reason = text(annotations.reason)
+    if (fate === "discarded" && reason !== undefined) discardReasons.set(reason, (discardReasons.get(reason) ?? 0) + 1)
+    const userId = text(annotations.userID)
+    if (functionName === "updateUser" && userId !== undefined) {
+      users.set(userId, reason === undefined ? { fate } : { fate, reason })
+    }
+  }
+
+  const logger = Logger.map(Logger.formatStructured, (entry) => {
+    keep(JSON.stringify(entry))
+    if (isRecord(entry.annotations)) observeRecord(entry.annotations)
+  })
+
+  // The EMF metrics lines are printed through the Console: into the log file, off the terminal.
+  const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+    log: (...args: ReadonlyArray<unknown>) => keep(args.map(String).join(" "))
+  })
+
+  return {
+    layer: Layer.mergeAll(Logger.layer([logger]), Layer.succeed(Console.Console, console)),
+    users,
+    counts: (functionName) => ({ ...(perFunction.get(functionName) ?? emptyCounts()) }),
+    discardReasons
+  }
+}

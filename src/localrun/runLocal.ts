@@ -1,0 +1,291 @@
+import { writeFileSync } from "node:fs"
+import { Duration, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import { makeHandlers } from "../handlers/index.js"
+import { type CacheKey, localStackResource, pollerResource } from "../local/index.js"
+import { enqueueUsers } from "../operations/enqueueUsers.js"
+import type { AlmaEndpoint } from "../services/Alma.js"
+import { AwsClients } from "../services/AwsClients.js"
+import { Queues } from "../services/Queues.js"
+import { makeRunObserver } from "./RunObserver.js"
+
+/** How a local run is set up: which Alma, which patrons, how fast. */
+export interface LocalRunOptions {
+  /** The API base including `/almaws/v1`. */
+  readonly almaUrl: string
+  readonly apiKey: string
+  readonly userIds: ReadonlyArray<string>
+  readonly itemRefresh: "queue" | "inline"
+  /** Alma calls per second of the whole local fleet (one shared rate limiter in-process). */
+  readonly almaMaxRps: number
+  /** Concurrent invocations per function, as a Lambda event source's maximum concurrency. */
+  readonly concurrency: number
+  /** Also the functions' timeout: a record never outlives its message's invisibility. */
+  readonly visibilityTimeoutSeconds: number
+  readonly drainTimeout: Duration.Duration
+  /** Where the handlers' JSON log lines and metrics go (the terminal shows progress instead). */
+  readonly logFile?: string | undefined
+  /** Every item of the four tables, one JSON line each, written before the stack stops. */
+  readonly exportFile?: string | undefined
+  /** Extra Lambda environment (e.g. ALMA_TIMEOUT_MS), over the stack's. */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  readonly onProgress?: ((progress: LocalRunProgress) => void) | undefined
+  /** How often progress is reported. */
+  readonly progressInterval?: Duration.Duration | undefined
+}
+
+export interface ItemTally {
+  readonly succeeded: number
+  readonly discarded: number
+  readonly retried: number
+}
+
+export interface LocalRunProgress {
+  readonly usersIn: number
+  readonly usersDone: number
+  readonly loans: ItemTally
+  readonly requests: ItemTally
+  readonly fees: ItemTally
+  readonly almaCalls: number
+  readonly alma429: number
+  /** Records retried so far, all functions. */
+  readonly retried: number
+  readonly dlq: number
+  readonly elapsedMs: number
+}
+
+/** The summary of a run, also written as JSON by `--report`. */
+export interface LocalRunReport {
+  readonly usersIn: number
+  readonly usersCached: number
+  readonly discarded: Readonly<Record<string, number>>
+  readonly dlq: Readonly<Record<CacheKey, number>>
+  readonly almaCalls: Readonly<Record<AlmaEndpoint, number>> & { readonly total: number }
+  readonly alma429: number
+  readonly durationMs: number
+  readonly items: { readonly loans: ItemTally; readonly requests: ItemTally; readonly fees: ItemTally }
+  /** Users neither cached, discarded nor in the Users DLQ: must be 0. */
+  readonly lost: ReadonlyArray<string>
+  readonly logFile: string | undefined
+}
+
+export class LocalRunFailed extends Schema.TaggedError<LocalRunFailed>()("LocalRunFailed", {
+  stage: Schema.String,
+  detail: Schema.String
+}) {}
+
+const failed = (stage: string) => (cause: unknown) =>
+  new LocalRunFailed({ stage, detail: cause instanceof Error ? cause.message : String(cause) })
+
+/** One line per table item, plain JSON values, as `--export` writes them. */
+export const exportTables = Effect.fn("exportTables")(function* (
+  scan: (key: CacheKey) => Promise<ReadonlyArray<Record<string, unknown>>>,
+  file: string
+) {
+  const tables: ReadonlyArray<[CacheKey, string]> = [
+    ["users", "users"],
+    ["loans", "loans"],
+    ["requests", "requests"],
+    ["fees", "fees"]
+  ]
+  let lines = ""
+  let count = 0
+  for (const [key, name] of tables) {
+    const items = yield* Effect.tryPromise({ try: () => scan(key), catch: failed("export") })
+    for (const item of items) {
+      lines += `${JSON.stringify({ table: name, item })}\n`
+      count++
+    }
+  }
+  yield* Effect.try({ try: () => writeFileSync(file, lines), catch: failed("export") })
+  return count
+})
+
+export interface PipelineOptions {
+  readonly almaUrl: string
+  readonly apiKey: string
+  readonly itemRefresh: "queue" | "inline"
+  readonly almaMaxRps: number
+  readonly concurrency: number
+  readonly visibilityTimeoutSeconds: number
+  readonly logFile?: string | undefined
+  readonly environment?: Readonly<Record<string, string>> | undefined
+}
+
+export interface RefreshOptions {
+  readonly userIds: ReadonlyArray<string>
+  readonly drainTimeout: Duration.Duration
+  readonly onProgress?: ((progress: LocalRunProgress) => void) | undefined
+  readonly progressInterval?: Duration.Duration | undefined
+}
+
+const functionNames = ["updateUser", "updateLoan", "updateRequest", "updateFee"] as const
+
+const dlqCount = (counts: { readonly dlq: { readonly visible: number; readonly inFlight: number } }) =>
+  counts.dlq.visible + counts.dlq.inFlight
+
+/**
+ * The whole pipeline on the embedded stack: DynamoDB Local, local SQS and the SSM stub are started
+ * and the four real handlers run behind a poller with Lambda's SQS semantics. `refresh` puts user IDs
+ * on the Users queue and waits until every queue is drained. Everything started is stopped when the
+ * scope closes (also on Ctrl-C, which interrupts the fiber).
+ */
+export const startPipeline = Effect.fn("startPipeline")(function* (options: PipelineOptions) {
+  const stack = yield* localStackResource({
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    almaApiKey: { value: options.apiKey }
+  }).pipe(Effect.mapError(failed("local stack")))
+  if (options.logFile !== undefined) writeFileSync(options.logFile, "")
+  const observer = makeRunObserver(options.logFile)
+  const handlers = yield* Effect.acquireRelease(
+    Effect.sync(() =>
+      makeHandlers(
+        {
+          ...stack.env,
+          ALMA_BASE_URL: options.almaUrl,
+          ALMA_MAX_RPS: String(options.almaMaxRps),
+          ITEM_REFRESH: options.itemRefresh,
+          ...options.environment
+        },
+        { logs: observer.layer }
+      )
+    ),
+    (built) => Effect.promise(() => built.dispose())
+  )
+  const mapping = (functionName: string, key: CacheKey, handler: typeof handlers.updateUser) => ({
+    functionName,
+    queueUrl: stack.queues[key].url,
+    queueArn: stack.queues[key].arn,
+    handler,
+    batchSize: 10,
+    concurrency: options.concurrency,
+    timeoutMs: options.visibilityTimeoutSeconds * 1000
+  })
+  const poller = yield* pollerResource({
+    client: stack.clients.sqs,
+    region: stack.region,
+    mappings: [
+      mapping("updateUser", "users", handlers.updateUser),
+      mapping("updateLoan", "loans", handlers.updateLoan),
+      mapping("updateRequest", "requests", handlers.updateRequest),
+      mapping("updateFee", "fees", handlers.updateFee)
+    ]
+  })
+  const queuesLayer = Queues.layer.pipe(Layer.provide(Layer.succeed(AwsClients, AwsClients.of(stack.clients))))
+
+  const refresh = Effect.fn("refresh")(function* (refreshOptions: RefreshOptions) {
+    const started = Date.now()
+    const usageBefore = yield* Effect.promise(() => handlers.almaUsage())
+    const before = new Map(functionNames.map((name) => [name, observer.counts(name)]))
+    const usersBefore = new Map(observer.users)
+    const reasonsBefore = new Map(observer.discardReasons)
+    const tally = (name: (typeof functionNames)[number]): ItemTally => {
+      const now = observer.counts(name)
+      const then = before.get(name) ?? { succeeded: 0, discarded: 0, retried: 0 }
+      return {
+        succeeded: now.succeeded - then.succeeded,
+        discarded: now.discarded - then.discarded,
+        retried: now.retried - then.retried
+      }
+    }
+    // A user's fate in this refresh: its latest log line, if it is newer than the previous refresh's.
+    const usersNow = () => [...observer.users.entries()].filter(([id, fate]) => usersBefore.get(id) !== fate)
+
+    const enqueued = yield* enqueueUsers(stack.queues.users.url, refreshOptions.userIds).pipe(
+      Effect.provide(queuesLayer)
+    )
+    if (enqueued.failed > 0) {
+      return yield* new LocalRunFailed({ stage: "enqueue", detail: `${enqueued.failed} user IDs could not be queued` })
+    }
+
+    const snapshot = Effect.gen(function* () {
+      const usage = yield* Effect.promise(() => handlers.almaUsage())
+      const counts = yield* Effect.tryPromise({ try: () => stack.queueCounts(), catch: failed("queue counts") })
+      const progress: LocalRunProgress = {
+        usersIn: refreshOptions.userIds.length,
+        usersDone: usersNow().filter(([, u]) => u.fate !== "retried").length,
+        loans: tally("updateLoan"),
+        requests: tally("updateRequest"),
+        fees: tally("updateFee"),
+        almaCalls: usage.calls - usageBefore.calls,
+        alma429: usage.rateLimited - usageBefore.rateLimited,
+        retried: functionNames.reduce((sum, name) => sum + tally(name).retried, 0),
+        dlq: Object.values(counts).reduce((sum, c) => sum + dlqCount(c), 0),
+        elapsedMs: Date.now() - started
+      }
+      return { progress, counts, usage }
+    })
+
+    const report = refreshOptions.onProgress
+    const ticker =
+      report === undefined
+        ? undefined
+        : yield* snapshot.pipe(
+            Effect.tap(({ progress }) => Effect.sync(() => report(progress))),
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(refreshOptions.progressInterval ?? Duration.seconds(1))),
+            Effect.forkScoped
+          )
+
+    yield* Effect.tryPromise({
+      try: () => poller.waitUntilDrained({ timeoutMs: Duration.toMillis(refreshOptions.drainTimeout) }),
+      catch: failed("drain")
+    })
+    if (ticker !== undefined) yield* Fiber.interrupt(ticker)
+
+    const final = yield* snapshot
+    report?.(final.progress)
+    const inUsersDlq = yield* Effect.tryPromise({
+      try: () => stack.receiveAll(stack.queues.users.dlqUrl, { delete: false }),
+      catch: failed("users DLQ")
+    })
+    const deadUsers = new Set(inUsersDlq.map((message) => (message.Body ?? "").trim()))
+    const fates = usersNow()
+    const cached = new Set(fates.filter(([, u]) => u.fate === "succeeded").map(([id]) => id))
+    const discarded = new Set(fates.filter(([, u]) => u.fate === "discarded").map(([id]) => id))
+    const reasons: Record<string, number> = {}
+    for (const [reason, count] of observer.discardReasons) {
+      const delta = count - (reasonsBefore.get(reason) ?? 0)
+      if (delta > 0) reasons[reason] = delta
+    }
+    const result: LocalRunReport = {
+      usersIn: refreshOptions.userIds.length,
+      usersCached: cached.size,
+      discarded: reasons,
+      dlq: {
+        users: dlqCount(final.counts.users),
+        loans: dlqCount(final.counts.loans),
+        requests: dlqCount(final.counts.requests),
+        fees: dlqCount(final.counts.fees)
+      },
+      almaCalls: {
+        loans: final.usage.byEndpoint.loans - usageBefore.byEndpoint.loans,
+        loan: final.usage.byEndpoint.loan - usageBefore.byEndpoint.loan,
+        requests: final.usage.byEndpoint.requests - usageBefore.byEndpoint.requests,
+        request: final.usage.byEndpoint.request - usageBefore.byEndpoint.request,
+        fees: final.usage.byEndpoint.fees - usageBefore.byEndpoint.fees,
+        fee: final.usage.byEndpoint.fee - usageBefore.byEndpoint.fee,
+        total: final.usage.calls - usageBefore.calls
+      },
+      alma429: final.usage.rateLimited - usageBefore.rateLimited,
+      durationMs: Date.now() - started,
+      items: { loans: final.progress.loans, requests: final.progress.requests, fees: final.progress.fees },
+      lost: refreshOptions.userIds.filter((id) => !cached.has(id) && !discarded.has(id) && !deadUsers.has(id)),
+      logFile: options.logFile
+    }
+    return result
+  })
+
+  return {
+    stack,
+    refresh,
+    exportTo: (file: string) => exportTables((key) => stack.scanTable(key), file)
+  }
+})
+
+/** One refresh of the given users on a fresh embedded stack: `lag-buc local` and `npm start`. */
+export const runLocal = Effect.fn("runLocal")(function* (options: LocalRunOptions) {
+  const pipeline = yield* startPipeline(options)
+  const report = yield* pipeline.refresh(options)
+  const exported = options.exportFile === undefined ? undefined : yield* pipeline.exportTo(options.exportFile)
+  return { report, exported }
+}, Effect.scoped)
