@@ -24,6 +24,11 @@ const timeoutMinutes = Flag.Int("timeout-minutes").pipe(
   Flag.withDefault(30)
 )
 
+const visibilityTimeout = Flag.Int("visibility-timeout").pipe(
+  Flag.withDescription("Seconds a received message stays invisible; also each function's timeout"),
+  Flag.withDefault(30)
+)
+
 const defaultLogFile = () => join(tmpdir(), `lag-buc-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`)
 
 /** 0: every user cached or discarded; 1: something is in a DLQ or lost. */
@@ -67,13 +72,17 @@ export const localCommand = Command.make(
       Flag.withDefault(8)
     ),
     concurrency,
-    timeoutMinutes
+    timeoutMinutes,
+    visibilityTimeout
   },
   Effect.fn("lag-buc.local")(function* (flags) {
     if (!URL.canParse(flags.almaUrl) || !/^https?:\/\//.test(flags.almaUrl)) {
       return yield* new UsageProblem({ problem: `--alma-url ${flags.almaUrl} is not an http(s) URL` })
     }
     if (!(flags.maxRps > 0)) return yield* new UsageProblem({ problem: "--max-rps must be greater than 0" })
+    if (flags.visibilityTimeout < 1 || flags.concurrency < 1) {
+      return yield* new UsageProblem({ problem: "--visibility-timeout and --concurrency must be at least 1" })
+    }
     const text = yield* Effect.try({
       try: () => readFileSync(flags.users, "utf8"),
       catch: (error) =>
@@ -103,7 +112,7 @@ export const localCommand = Command.make(
       itemRefresh: flags.itemRefresh,
       almaMaxRps: flags.maxRps,
       concurrency: flags.concurrency,
-      visibilityTimeoutSeconds: 30,
+      visibilityTimeoutSeconds: flags.visibilityTimeout,
       drainTimeout: Duration.minutes(flags.timeoutMinutes),
       logFile,
       exportFile: Option.getOrUndefined(flags.exportFile),
@@ -135,7 +144,8 @@ export const demoCommand = Command.make(
     reportFile: Flag.String("report").pipe(Flag.withDescription("Write the summary as JSON"), Flag.optional),
     itemRefresh,
     concurrency,
-    timeoutMinutes
+    timeoutMinutes,
+    visibilityTimeout
   },
   Effect.fn("lag-buc.demo")(function* (flags) {
     if (flags.users < 1 || flags.perSecond < 1) {
@@ -157,7 +167,7 @@ export const demoCommand = Command.make(
       itemRefresh: flags.itemRefresh,
       almaMaxRps,
       concurrency: flags.concurrency,
-      visibilityTimeoutSeconds: 30,
+      visibilityTimeoutSeconds: flags.visibilityTimeout,
       drainTimeout: Duration.minutes(flags.timeoutMinutes),
       logFile,
       exportFile: Option.getOrUndefined(flags.exportFile),
