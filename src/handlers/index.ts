@@ -1,6 +1,7 @@
 import { Layer, ManagedRuntime } from "effect"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { AwsClients } from "../services/AwsClients.js"
 import { jsonLogs, liveServices, makeLambdaHandler } from "./runtime.js"
 import { feeBatch, loanBatch, requestBatch, userBatch } from "./specs.js"
 
@@ -10,10 +11,16 @@ import { feeBatch, loanBatch, requestBatch, userBatch } from "./specs.js"
  */
 export const makeHandlers = (
   environment: Readonly<Record<string, string | undefined>>,
-  options: { readonly logs?: Layer.Layer<never> } = {}
+  options: {
+    readonly logs?: Layer.Layer<never>
+    /** Called with the AWS SDK clients once built (SDK middleware for counting or fault injection). */
+    readonly instrumentClients?: (clients: AwsClients["Service"]) => void
+  } = {}
 ) => {
+  const clients =
+    options.instrumentClients === undefined ? AwsClients.layer : AwsClients.layerInstrumented(options.instrumentClients)
   const runtime = ManagedRuntime.make(
-    Layer.provideMerge(liveServices(AppConfig.layerFrom(environment)), options.logs ?? jsonLogs)
+    Layer.provideMerge(liveServices(AppConfig.layerFrom(environment), clients), options.logs ?? jsonLogs)
   )
   return {
     updateUser: makeLambdaHandler(userBatch, runtime),

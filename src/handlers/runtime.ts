@@ -13,12 +13,13 @@ export type ServiceContext = Alma | CacheStore | Queues | AppConfig
 
 /** Every live service, built from the given configuration. */
 export const liveServices = (
-  config: Layer.Layer<AppConfig, ConfigInvalid>
+  config: Layer.Layer<AppConfig, ConfigInvalid>,
+  clients: Layer.Layer<AwsClients, never, AppConfig> = AwsClients.layer
 ): Layer.Layer<ServiceContext, ConfigInvalid> =>
   Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer).pipe(
     Layer.provide(AlmaApiKey.layer),
     Layer.provide(FetchHttpClient.layer),
-    Layer.provide(AwsClients.layer),
+    Layer.provide(clients),
     Layer.provideMerge(config)
   )
 

@@ -101,6 +101,8 @@ export const exportTables = Effect.fn("exportTables")(function* (
 })
 
 export interface PipelineOptions {
+  /** SDK middleware for the handlers' clients (see sdkInstruments.ts). */
+  readonly instrumentClients?: ((clients: AwsClients["Service"]) => void) | undefined
   readonly almaUrl: string
   readonly apiKey: string
   readonly itemRefresh: "queue" | "inline"
@@ -146,7 +148,9 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
           ITEM_REFRESH: options.itemRefresh,
           ...options.environment
         },
-        { logs: observer.layer }
+        options.instrumentClients === undefined
+          ? { logs: observer.layer }
+          : { logs: observer.layer, instrumentClients: options.instrumentClients }
       )
     ),
     (built) => Effect.promise(() => built.dispose())

@@ -12,25 +12,34 @@ export class AwsClients extends Context.Service<
   AwsClients,
   { readonly dynamodb: DynamoDBClient; readonly sqs: SQSClient; readonly ssm: SSMClient }
 >()("lag-buc/services/AwsClients") {
-  static readonly layer = Layer.effect(
-    AwsClients,
-    Effect.gen(function* () {
-      const { aws } = yield* AppConfig
-      const clients = {
-        dynamodb: new DynamoDBClient(clientOptions(aws, aws.endpoints.dynamodb)),
-        sqs: new SQSClient(clientOptions(aws, aws.endpoints.sqs)),
-        ssm: new SSMClient(clientOptions(aws, aws.endpoints.ssm))
-      }
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          clients.dynamodb.destroy()
-          clients.sqs.destroy()
-          clients.ssm.destroy()
-        })
-      )
-      return AwsClients.of(clients)
-    })
-  )
+  static readonly layer = AwsClients.layerInstrumented(() => undefined)
+
+  /**
+   * The clients, handed to `instrument` once built: local runs, tests and benchmarks add SDK
+   * middleware there (counting requests, injecting faults) without any local-only code here.
+   */
+  static layerInstrumented(instrument: (clients: AwsClients["Service"]) => void) {
+    return Layer.effect(
+      AwsClients,
+      Effect.gen(function* () {
+        const { aws } = yield* AppConfig
+        const clients = {
+          dynamodb: new DynamoDBClient(clientOptions(aws, aws.endpoints.dynamodb)),
+          sqs: new SQSClient(clientOptions(aws, aws.endpoints.sqs)),
+          ssm: new SSMClient(clientOptions(aws, aws.endpoints.ssm))
+        }
+        instrument(clients)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            clients.dynamodb.destroy()
+            clients.sqs.destroy()
+            clients.ssm.destroy()
+          })
+        )
+        return AwsClients.of(clients)
+      })
+    )
+  }
 }
 
 const clientOptions = (aws: AwsSettings, endpoint: string | undefined) => ({

@@ -1,5 +1,5 @@
 import { Duration, Effect } from "effect"
-import { startPipeline } from "../../src/localrun/runLocal.js"
+import { type PipelineOptions, startPipeline } from "../../src/localrun/runLocal.js"
 import { type AlmaSimulatorOptions, almaSimulatorScoped } from "../../src/simulator/index.js"
 
 /**
@@ -8,9 +8,9 @@ import { type AlmaSimulatorOptions, almaSimulatorScoped } from "../../src/simula
  */
 export const simulatedPipeline = (
   simulator: AlmaSimulatorOptions,
-  pipeline: {
-    readonly itemRefresh?: "queue" | "inline"
-    readonly visibilityTimeoutSeconds?: number
+  pipeline: Partial<
+    Pick<PipelineOptions, "itemRefresh" | "visibilityTimeoutSeconds" | "instrumentClients" | "logFile">
+  > & {
     readonly environment?: Record<string, string>
   } = {}
 ) =>
@@ -23,6 +23,8 @@ export const simulatedPipeline = (
       almaMaxRps: 2_000,
       concurrency: 2,
       visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds ?? 5,
+      instrumentClients: pipeline.instrumentClients,
+      logFile: pipeline.logFile,
       environment: { ALMA_RETRY_BASE_MS: "20", ALMA_TIMEOUT_MS: "1000", ...pipeline.environment }
     })
     const refresh = (userIds: ReadonlyArray<string>, minutes = 2) =>
