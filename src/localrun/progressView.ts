@@ -55,6 +55,7 @@ export const summaryTable = (report: LocalRunReport): string => {
       `${report.almaCalls.total} (loans ${report.almaCalls.loans}, loan ${report.almaCalls.loan}, requests ${report.almaCalls.requests}, request ${report.almaCalls.request}, fees ${report.almaCalls.fees}, fee ${report.almaCalls.fee})`
     ),
     row("Alma 429 answers", report.alma429),
+    row("records retried", report.retried),
     row(
       "in a DLQ",
       `users ${report.dlq.users}, loans ${report.dlq.loans}, requests ${report.dlq.requests}, fees ${report.dlq.fees}`

@@ -61,6 +61,8 @@ export interface LocalRunReport {
   readonly dlq: Readonly<Record<CacheKey, number>>
   readonly almaCalls: Readonly<Record<AlmaEndpoint, number>> & { readonly total: number }
   readonly alma429: number
+  /** Records retried (reported in batchItemFailures), all functions. */
+  readonly retried: number
   readonly durationMs: number
   readonly items: { readonly loans: ItemTally; readonly requests: ItemTally; readonly fees: ItemTally }
   /** Users neither cached, discarded nor in the Users DLQ: must be 0. */
@@ -271,6 +273,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
         total: final.usage.calls - usageBefore.calls
       },
       alma429: final.usage.rateLimited - usageBefore.rateLimited,
+      retried: final.progress.retried,
       durationMs: Date.now() - started,
       items: { loans: final.progress.loans, requests: final.progress.requests, fees: final.progress.fees },
       lost: refreshOptions.userIds.filter((id) => !cached.has(id) && !discarded.has(id) && !deadUsers.has(id)),

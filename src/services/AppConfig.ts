@@ -48,7 +48,8 @@ export const EnvironmentSchema = Schema.Struct({
   AWS_ENDPOINT_URL_SQS: Schema.optionalKey(HttpUrl),
   AWS_ENDPOINT_URL_SSM: Schema.optionalKey(HttpUrl),
   AWS_ACCESS_KEY_ID: Schema.optionalKey(Text),
-  AWS_SECRET_ACCESS_KEY: Schema.optionalKey(Schema.RedactedFromValue(Text))
+  AWS_SECRET_ACCESS_KEY: Schema.optionalKey(Schema.RedactedFromValue(Text)),
+  AWS_SESSION_TOKEN: Schema.optionalKey(Schema.RedactedFromValue(Text))
 })
 export type Environment = typeof EnvironmentSchema.Type
 
@@ -61,7 +62,9 @@ export interface AwsSettings {
   readonly region: string | undefined
   readonly endpoints: { readonly dynamodb?: string; readonly sqs?: string; readonly ssm?: string }
   /** Only for local stacks; in AWS the SDK's default chain (the Lambda role) is used. */
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
+  readonly credentials:
+    | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+    | undefined
 }
 
 export interface Settings {
@@ -154,14 +157,29 @@ const toSettings = (env: Environment): Settings => {
       fee: seconds(env.FEE_TTL_SECONDS, defaultExpiry.day14)
     },
     batchConcurrency: env.BATCH_CONCURRENCY ?? 5,
-    aws: {
-      region: env.AWS_REGION,
-      endpoints: endpointsOf(env),
-      credentials:
-        env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
-          ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: Redacted.value(env.AWS_SECRET_ACCESS_KEY) }
-          : undefined
-    }
+    aws: awsSettingsOf(env)
+  }
+}
+
+/**
+ * Credentials are handed to the clients only for a local stack (an endpoint is set), where the
+ * environment record may not be `process.env`. In AWS the SDK's own chain reads the role's
+ * temporary credentials, session token included.
+ */
+const awsSettingsOf = (env: Environment): AwsSettings => {
+  const endpoints = endpointsOf(env)
+  const local = Object.keys(endpoints).length > 0
+  return {
+    region: env.AWS_REGION,
+    endpoints,
+    credentials:
+      local && env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
+        ? {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: Redacted.value(env.AWS_SECRET_ACCESS_KEY),
+            ...(env.AWS_SESSION_TOKEN === undefined ? {} : { sessionToken: Redacted.value(env.AWS_SESSION_TOKEN) })
+          }
+        : undefined
   }
 }
 

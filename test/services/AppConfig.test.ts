@@ -87,3 +87,31 @@ describe("configuration", () => {
     await handlers.dispose()
   })
 })
+
+describe("AWS credentials", () => {
+  it.effect("in AWS (no endpoint set) the SDK's own chain is used, so the role's session token is kept", () =>
+    Effect.gen(function* () {
+      const settings = yield* readSettings({
+        ...testEnvironment,
+        AWS_ACCESS_KEY_ID: "ASIAROLE",
+        AWS_SECRET_ACCESS_KEY: "secret",
+        AWS_SESSION_TOKEN: "token"
+      })
+      expect(settings.aws.endpoints).toEqual({})
+      expect(settings.aws.credentials).toBeUndefined()
+    })
+  )
+
+  it.effect("on a local stack (an endpoint set) the given credentials are passed to the clients", () =>
+    Effect.gen(function* () {
+      const settings = yield* readSettings({
+        ...testEnvironment,
+        AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:4566",
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local"
+      })
+      expect(settings.aws.endpoints).toEqual({ sqs: "http://127.0.0.1:4566" })
+      expect(settings.aws.credentials).toEqual({ accessKeyId: "local", secretAccessKey: "local" })
+    })
+  )
+})
