@@ -1,0 +1,475 @@
+// `sls package` builds the CloudFormation template `sls deploy` would deploy, offline. These tests
+// package both stages (once each) and check the template and artifacts against the
+// deployment contract: event sources, queues and DLQs, the Fees table, alarms, least-privilege IAM,
+// each function's environment, and bundles that load.
+import { spawn } from "node:child_process"
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { beforeAll, describe, expect, it } from "vitest"
+import {
+  arrayAt,
+  at,
+  isRecord,
+  offlineEnvironment,
+  readJson,
+  readZip,
+  recordAt,
+  runSls,
+  type Stage,
+  stageVariables
+} from "./sls.js"
+
+const functionNames = ["updateUser", "updateLoan", "updateRequest", "updateFee"] as const
+type FunctionName = (typeof functionNames)[number]
+const logicalId = (name: FunctionName) => `${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`
+
+const createdQueues = { updateLoan: "LoansQueue", updateRequest: "RequestsQueue", updateFee: "FeesQueue" } as const
+const getAtt = (resource: string, attribute: string) => ({ "Fn::GetAtt": [resource, attribute] })
+const kmsKeyArn = "arn:aws:kms:eu-west-2:123456789012:key/0b2c4d6e-1111-2222-3333-444455556666"
+
+interface Packaging {
+  readonly stage: Stage
+  readonly region: string
+  readonly variables: Record<string, string>
+  /** What the functions must receive for the optional settings. */
+  readonly expected: {
+    readonly almaApiKeyName: string
+    readonly ssmParameterArnTail: string
+    readonly almaBaseUrl: string
+    readonly itemRefresh: string
+    readonly almaMaxRps: string
+    readonly almaThreshold: number
+    readonly kmsKeyArn: string | undefined
+  }
+}
+
+// stg runs on the defaults with a parameter name that starts with "/"; prod sets every optional
+// variable. Each shell holds only its own stage's variables: stg must not need *_PROD and vice versa.
+const packagings: Record<Stage, Packaging> = {
+  stg: {
+    stage: "stg",
+    region: "eu-west-2",
+    variables: { ...stageVariables("stg"), ALMA_API_KEY_NAME: "/lag-buc/stg/alma-api-key" },
+    expected: {
+      almaApiKeyName: "/lag-buc/stg/alma-api-key",
+      ssmParameterArnTail: ":parameter/lag-buc/stg/alma-api-key",
+      almaBaseUrl: "https://api-eu.hosted.exlibrisgroup.com/almaws/v1",
+      itemRefresh: "queue",
+      almaMaxRps: "1",
+      almaThreshold: 10,
+      kmsKeyArn: undefined
+    }
+  },
+  prod: {
+    stage: "prod",
+    region: "eu-west-1",
+    variables: {
+      ...stageVariables("prod"),
+      ALMA_API_KEY_NAME: "lag-buc-prod-alma-api-key",
+      ALMA_API_KEY_KMS_KEY_ARN: kmsKeyArn,
+      ALMA_BASE_URL: "https://api-na.hosted.exlibrisgroup.com/almaws/v1",
+      ITEM_REFRESH: "inline",
+      ALMA_MAX_RPS_PROD: "2"
+    },
+    expected: {
+      almaApiKeyName: "lag-buc-prod-alma-api-key",
+      ssmParameterArnTail: ":parameter/lag-buc-prod-alma-api-key",
+      almaBaseUrl: "https://api-na.hosted.exlibrisgroup.com/almaws/v1",
+      itemRefresh: "inline",
+      almaMaxRps: "2",
+      almaThreshold: 50,
+      kmsKeyArn
+    }
+  }
+}
+
+interface Packaged {
+  readonly packaging: Packaging
+  readonly directory: string
+  readonly template: unknown
+  readonly state: unknown
+}
+
+const packageStage = async (packaging: Packaging): Promise<Packaged> => {
+  const directory = await mkdtemp(join(tmpdir(), `lag-buc-package-${packaging.stage}-`))
+  const run = await runSls(
+    ["package", "--stage", packaging.stage, "--region", packaging.region, "--package", directory],
+    await offlineEnvironment(packaging.variables)
+  )
+  if (run.code !== 0) throw new Error(`sls package --stage ${packaging.stage} failed:\n${run.output}`)
+  return {
+    packaging,
+    directory,
+    template: await readJson(join(directory, "cloudformation-template-update-stack.json")),
+    state: await readJson(join(directory, "serverless-state.json"))
+  }
+}
+
+const packaged = new Map<Stage, Packaged>()
+
+// One after the other: osls stages every packaging in the checkout's own `.serverless` folder (even
+// with --package), which it empties first and deletes at the end, so two at once break each other.
+beforeAll(async () => {
+  for (const packaging of [packagings.stg, packagings.prod])
+    packaged.set(packaging.stage, await packageStage(packaging))
+}, 180_000)
+
+const get = (stage: Stage): Packaged => {
+  const result = packaged.get(stage)
+  if (result === undefined) throw new Error(`stage ${stage} was not packaged`)
+  return result
+}
+
+const resourcesOfType = (template: unknown, type: string): [string, Record<string, unknown>][] =>
+  Object.entries(recordAt(template, "Resources")).flatMap(([id, resource]) =>
+    isRecord(resource) && resource.Type === type ? [[id, resource]] : []
+  )
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
+
+/** Evaluates a template condition built from Fn::Not / Fn::Equals / Fn::And / Fn::Or on literals. */
+const evaluateCondition = (template: unknown, expression: unknown): boolean => {
+  if (typeof expression === "string") return evaluateCondition(template, at(template, "Conditions", expression))
+  if (!isRecord(expression)) throw new Error(`unsupported condition ${JSON.stringify(expression)}`)
+  const [operator, operands] = Object.entries(expression)[0] ?? []
+  const list = asList(operands)
+  switch (operator) {
+    case "Fn::Not":
+      return !evaluateCondition(template, list[0])
+    case "Fn::And":
+      return list.every((operand) => evaluateCondition(template, operand))
+    case "Fn::Or":
+      return list.some((operand) => evaluateCondition(template, operand))
+    case "Fn::Equals":
+      if (list.some((operand) => typeof operand !== "string")) throw new Error("Fn::Equals on non-literals")
+      return list[0] === list[1]
+    case "Condition":
+      return evaluateCondition(template, operands)
+    default:
+      throw new Error(`unsupported condition operator ${String(operator)}`)
+  }
+}
+
+interface Statement {
+  readonly actions: string[]
+  readonly resources: unknown[]
+  readonly source: string
+}
+
+/** Every IAM statement the functions' role ends up with, from the role and from attached policies. */
+const roleStatements = (template: unknown): Statement[] => {
+  const fromDocument = (document: unknown, source: string): Statement[] =>
+    arrayAt(document, "Statement").map((statement) => {
+      expect(at(statement, "Effect")).toBe("Allow")
+      return {
+        actions: asList(at(statement, "Action")).map(String),
+        resources: asList(at(statement, "Resource")),
+        source
+      }
+    })
+  const role = recordAt(template, "Resources", "IamRoleLambdaExecution")
+  const inline = arrayAt(role, "Properties", "Policies").flatMap((policy) =>
+    fromDocument(at(policy, "PolicyDocument"), "role")
+  )
+  const attached = resourcesOfType(template, "AWS::IAM::Policy")
+    .filter(([, policy]) => policy.Condition === undefined || evaluateCondition(template, policy.Condition))
+    .flatMap(([id, policy]) => {
+      expect(at(policy, "Properties", "Roles")).toEqual([{ Ref: "IamRoleLambdaExecution" }])
+      return fromDocument(at(policy, "Properties", "PolicyDocument"), id)
+    })
+  return [...inline, ...attached]
+}
+
+const isLogsStatement = (statement: Statement) => statement.actions.every((action) => action.startsWith("logs:"))
+
+const functionTimeout = (template: unknown, name: FunctionName): number => {
+  const timeout = at(template, "Resources", logicalId(name), "Properties", "Timeout")
+  if (typeof timeout !== "number") throw new Error(`${name} has no timeout`)
+  return timeout
+}
+
+const eventSourceMappings = (template: unknown) =>
+  resourcesOfType(template, "AWS::Lambda::EventSourceMapping").map(([id, mapping]) => {
+    const functionId = at(mapping, "Properties", "FunctionName", "Fn::GetAtt", 0)
+    const name = functionNames.find((candidate) => logicalId(candidate) === functionId)
+    if (name === undefined) throw new Error(`${id} targets an unknown function`)
+    return { id, name, properties: recordAt(mapping, "Properties") }
+  })
+
+describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
+  const template = () => get(stage).template
+  const { expected, variables, region } = packagings[stage]
+  const suffix = stage.toUpperCase()
+
+  it("packages the service lag-buc for the stage and region asked", () => {
+    expect(at(get(stage).state, "service", "service")).toBe("lag-buc")
+    expect(at(get(stage).state, "service", "provider", "stage")).toBe(stage)
+    expect(at(get(stage).state, "service", "provider", "region")).toBe(region)
+  })
+
+  it("runs the four functions on nodejs22.x with deliberate timeouts and memory", () => {
+    const functions = resourcesOfType(template(), "AWS::Lambda::Function")
+    expect(functions.map(([id]) => id).sort()).toEqual(functionNames.map(logicalId).sort())
+    for (const name of functionNames) {
+      const properties = recordAt(template(), "Resources", logicalId(name), "Properties")
+      expect(properties.Runtime).toBe("nodejs22.x")
+      expect(properties.Handler).toBe(`src/handlers/${name}.handler`)
+      expect(properties.FunctionName).toBe(`lag-buc-${stage}-${name}`)
+    }
+    expect(functionTimeout(template(), "updateUser")).toBe(60)
+    expect(at(template(), "Resources", "UpdateUserLambdaFunction", "Properties", "MemorySize")).toBe(512)
+    for (const name of ["updateLoan", "updateRequest", "updateFee"] as const) {
+      expect(functionTimeout(template(), name)).toBe(20)
+      expect(at(template(), "Resources", logicalId(name), "Properties", "MemorySize")).toBe(256)
+    }
+  })
+
+  it("feeds each function from its queue: batches of 10, partial failures, bounded concurrency", () => {
+    const mappings = eventSourceMappings(template())
+    expect(mappings.map((mapping) => mapping.name).sort()).toEqual([...functionNames].sort())
+    for (const { name, properties } of mappings) {
+      expect(properties.BatchSize).toBe(10)
+      expect(properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"])
+      expect(properties.Enabled).toBe(true)
+      const maximumConcurrency = at(properties, "ScalingConfig", "MaximumConcurrency")
+      expect(Number.isInteger(maximumConcurrency)).toBe(true)
+      expect(maximumConcurrency).toBeGreaterThanOrEqual(2)
+      expect(properties.EventSourceArn).toEqual(
+        name === "updateUser" ? variables[`USER_QUEUE_ARN_${suffix}`] : getAtt(createdQueues[name], "Arn")
+      )
+    }
+  })
+
+  it("keeps the whole fleet under the stage's Alma threshold less 20% headroom", () => {
+    const rps = Number(expected.almaMaxRps)
+    const instances = eventSourceMappings(template()).reduce(
+      (sum, { properties }) => sum + Number(at(properties, "ScalingConfig", "MaximumConcurrency")),
+      0
+    )
+    expect(instances * rps).toBeLessThanOrEqual(expected.almaThreshold * 0.8)
+  })
+
+  it("creates the Loans, Requests and Fees queues, each redriven to its own 14-day DLQ", () => {
+    for (const [consumer, queue] of Object.entries(createdQueues)) {
+      const deadLetterQueue = queue.replace(/Queue$/, "DeadLetterQueue")
+      const properties = recordAt(template(), "Resources", queue, "Properties")
+      expect(at(template(), "Resources", queue, "Type")).toBe("AWS::SQS::Queue")
+      expect(properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: getAtt(deadLetterQueue, "Arn"),
+        maxReceiveCount: 3
+      })
+      const consumerName = functionNames.find((name) => name === consumer)
+      if (consumerName === undefined) throw new Error(`unknown consumer ${consumer}`)
+      expect(properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * functionTimeout(template(), consumerName))
+      expect(at(template(), "Resources", deadLetterQueue, "Type")).toBe("AWS::SQS::Queue")
+      expect(at(template(), "Resources", deadLetterQueue, "Properties", "MessageRetentionPeriod")).toBe(1_209_600)
+    }
+    expect(resourcesOfType(template(), "AWS::SQS::Queue")).toHaveLength(6)
+  })
+
+  it("creates the Fees table: key id, TTL on expiry_date, on demand, point-in-time recovery", () => {
+    const properties = recordAt(template(), "Resources", "FeesTable", "Properties")
+    expect(at(template(), "Resources", "FeesTable", "Type")).toBe("AWS::DynamoDB::Table")
+    expect(properties.KeySchema).toEqual([{ AttributeName: "id", KeyType: "HASH" }])
+    expect(properties.AttributeDefinitions).toEqual([{ AttributeName: "id", AttributeType: "S" }])
+    expect(properties.TimeToLiveSpecification).toEqual({ AttributeName: "expiry_date", Enabled: true })
+    expect(properties.BillingMode).toBe("PAY_PER_REQUEST")
+    expect(properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true })
+    expect(resourcesOfType(template(), "AWS::DynamoDB::Table")).toHaveLength(1)
+  })
+
+  it("alarms as soon as any DLQ holds a message", () => {
+    const alarmed = resourcesOfType(template(), "AWS::CloudWatch::Alarm").map(([, alarm]) => {
+      const properties = recordAt(alarm, "Properties")
+      expect(properties.Namespace).toBe("AWS/SQS")
+      expect(properties.MetricName).toBe("ApproximateNumberOfMessagesVisible")
+      expect(properties.ComparisonOperator).toBe("GreaterThanThreshold")
+      expect(properties.Threshold).toBe(0)
+      const dimensions = arrayAt(properties, "Dimensions")
+      expect(dimensions).toHaveLength(1)
+      expect(at(dimensions, 0, "Name")).toBe("QueueName")
+      return at(dimensions, 0, "Value", "Fn::GetAtt", 0)
+    })
+    expect(alarmed.sort()).toEqual(["FeesDeadLetterQueue", "LoansDeadLetterQueue", "RequestsDeadLetterQueue"])
+  })
+
+  it("grants no wildcard action or resource beyond the framework's log statements", () => {
+    const statements = roleStatements(template())
+    expect(statements.length).toBeGreaterThan(0)
+    for (const statement of statements) {
+      for (const action of statement.actions) expect(action).not.toContain("*")
+      expect(statement.resources).not.toContain("*")
+      if (!isLogsStatement(statement)) expect(JSON.stringify(statement.resources)).not.toContain("*")
+    }
+  })
+
+  it("grants each action on exactly the resources it needs", () => {
+    const statements = roleStatements(template()).filter((statement) => !isLogsStatement(statement))
+    const resourcesOf = (action: string) =>
+      new Set(
+        statements
+          .filter((statement) => statement.actions.includes(action))
+          .flatMap((statement) => statement.resources.map((resource) => JSON.stringify(resource)))
+      )
+    const set = (...resources: unknown[]) => new Set(resources.map((resource) => JSON.stringify(resource)))
+
+    const created = Object.values(createdQueues).map((queue) => getAtt(queue, "Arn"))
+    expect(resourcesOf("sqs:SendMessage")).toEqual(set(...created))
+    for (const action of [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility"
+    ]) {
+      expect(resourcesOf(action)).toEqual(set(variables[`USER_QUEUE_ARN_${suffix}`], ...created))
+    }
+    const tableArn = (name: string | undefined) => ({
+      "Fn::Sub": `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${name}`
+    })
+    const tables = set(
+      tableArn(variables[`USER_CACHE_TABLE_NAME_${suffix}`]),
+      tableArn(variables[`LOAN_CACHE_TABLE_NAME_${suffix}`]),
+      tableArn(variables[`REQUEST_CACHE_TABLE_NAME_${suffix}`]),
+      getAtt("FeesTable", "Arn")
+    )
+    for (const action of [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:UpdateItem"
+    ]) {
+      expect(resourcesOf(action)).toEqual(tables)
+    }
+    expect(resourcesOf("ssm:GetParameter")).toEqual(
+      set({ "Fn::Sub": `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}${expected.ssmParameterArnTail}` })
+    )
+    expect(resourcesOf("kms:Decrypt")).toEqual(expected.kmsKeyArn === undefined ? set() : set(expected.kmsKeyArn))
+
+    const granted = new Set(statements.flatMap((statement) => statement.actions))
+    expect([...granted].sort()).toEqual(
+      [
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "ssm:GetParameter",
+        ...(expected.kmsKeyArn === undefined ? [] : ["kms:Decrypt"])
+      ].sort()
+    )
+  })
+
+  it("gives every function the environment the code reads, and nothing else", () => {
+    const environment = {
+      USER_CACHE_TABLE_NAME: variables[`USER_CACHE_TABLE_NAME_${suffix}`],
+      LOAN_CACHE_TABLE_NAME: variables[`LOAN_CACHE_TABLE_NAME_${suffix}`],
+      REQUEST_CACHE_TABLE_NAME: variables[`REQUEST_CACHE_TABLE_NAME_${suffix}`],
+      FEE_CACHE_TABLE_NAME: { Ref: "FeesTable" },
+      LOAN_QUEUE_URL: { Ref: "LoansQueue" },
+      REQUEST_QUEUE_URL: { Ref: "RequestsQueue" },
+      FEE_QUEUE_URL: { Ref: "FeesQueue" },
+      ALMA_API_KEY_NAME: expected.almaApiKeyName,
+      ALMA_BASE_URL: expected.almaBaseUrl,
+      ALMA_MAX_RPS: expected.almaMaxRps,
+      ITEM_REFRESH: expected.itemRefresh,
+      BATCH_CONCURRENCY: "5",
+      NODE_OPTIONS: "--enable-source-maps"
+    }
+    for (const name of functionNames) {
+      expect(at(template(), "Resources", logicalId(name), "Properties", "Environment", "Variables")).toEqual(
+        environment
+      )
+    }
+  })
+
+  it("outputs the queues' URLs and ARNs and the Fees table's name", () => {
+    const outputs = recordAt(template(), "Outputs")
+    const value = (name: string) => at(outputs, name, "Value")
+    for (const queue of ["Loans", "Requests", "Fees"]) {
+      expect(value(`${queue}QueueUrl`)).toEqual({ Ref: `${queue}Queue` })
+      expect(value(`${queue}QueueArn`)).toEqual(getAtt(`${queue}Queue`, "Arn"))
+      expect(value(`${queue}DeadLetterQueueUrl`)).toEqual({ Ref: `${queue}DeadLetterQueue` })
+    }
+    expect(value("FeesTableName")).toEqual({ Ref: "FeesTable" })
+  })
+
+  it("ships one zip per function holding its ESM bundle and a map of our sources only", async () => {
+    const directory = get(stage).directory
+    const zips = (await readdir(directory)).filter((file) => file.endsWith(".zip")).sort()
+    expect(zips).toEqual(functionNames.map((name) => `${name}.zip`).sort())
+    for (const name of functionNames) {
+      const codeKey = at(template(), "Resources", logicalId(name), "Properties", "Code", "S3Key")
+      expect(String(codeKey).endsWith(`/${name}.zip`)).toBe(true)
+      const entries = readZip(await readFile(join(directory, `${name}.zip`)))
+      expect(entries.map((entry) => entry.name).sort()).toEqual([
+        `src/handlers/${name}.mjs`,
+        `src/handlers/${name}.mjs.map`
+      ])
+      const map = JSON.parse(entries.find((entry) => entry.name.endsWith(".map"))?.data.toString() ?? "{}")
+      const sources = arrayAt(map, "sources").map(String)
+      expect(sources.some((source) => source.endsWith(`src/handlers/${name}.ts`))).toBe(true)
+      expect(sources.filter((source) => source.includes("node_modules"))).toEqual([])
+    }
+  })
+})
+
+// What a function sees on Lambda (placeholders), in case a handler starts building its runtime when
+// imported. AWS endpoints point at a closed loopback port so that nothing can leave the machine.
+const lambdaLikeEnvironment = {
+  AWS_REGION: "eu-west-2",
+  AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+  USER_CACHE_TABLE_NAME: "users",
+  LOAN_CACHE_TABLE_NAME: "loans",
+  REQUEST_CACHE_TABLE_NAME: "requests",
+  FEE_CACHE_TABLE_NAME: "fees",
+  LOAN_QUEUE_URL: "http://127.0.0.1:9/000000000000/loans",
+  REQUEST_QUEUE_URL: "http://127.0.0.1:9/000000000000/requests",
+  FEE_QUEUE_URL: "http://127.0.0.1:9/000000000000/fees",
+  ALMA_API_KEY_NAME: "/alma/api-key",
+  ALMA_BASE_URL: "http://127.0.0.1:9/almaws/v1",
+  ALMA_MAX_RPS: "1",
+  ITEM_REFRESH: "queue",
+  BATCH_CONCURRENCY: "5",
+  NODE_OPTIONS: "--enable-source-maps"
+}
+
+describe("the bundles", () => {
+  it("load as ES modules in a bare Node process and export a handler function", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "lag-buc-bundles-"))
+    for (const name of functionNames) {
+      const entries = readZip(await readFile(join(get("stg").directory, `${name}.zip`)))
+      const bundle = entries.find((entry) => entry.name.endsWith(".mjs"))
+      if (bundle === undefined) throw new Error(`${name}.zip holds no bundle`)
+      // Nothing beside the bundle: no node_modules to fall back on, as on Lambda.
+      const file = join(directory, `${name}.mjs`)
+      await writeFile(file, bundle.data)
+      const probe = `const m = await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(typeof m.handler)`
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--no-warnings", "--input-type=module", "-e", probe], {
+          cwd: directory,
+          env: { PATH: process.env.PATH ?? "", ...lambdaLikeEnvironment }
+        })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString()
+        })
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString()
+        })
+        child.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      expect(result.stdout).toBe("function")
+    }
+  })
+})
