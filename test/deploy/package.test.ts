@@ -317,12 +317,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
 
     const created = Object.values(createdQueues).map((queue) => getAtt(queue, "Arn"))
     expect(resourcesOf("sqs:SendMessage")).toEqual(set(...created))
-    for (const action of [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility"
-    ]) {
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
       expect(resourcesOf(action)).toEqual(set(variables[`USER_QUEUE_ARN_${suffix}`], ...created))
     }
     const tableArn = (name: string | undefined) => ({
@@ -355,7 +350,6 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
-        "sqs:ChangeMessageVisibility",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
