@@ -3,12 +3,22 @@ import { Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
 import { LocalRunFailed } from "../localrun/runLocal.js"
 import { almaSimulatorCommand } from "./almaSimulatorCommand.js"
+import { enqueueCommand } from "./enqueueCommand.js"
 import { demoCommand, localCommand, UsageProblem } from "./localCommand.js"
+import { queuesCommand } from "./queuesCommand.js"
+import { redriveCommand } from "./redriveCommand.js"
 
 /** `lag-buc`: the operators' and developers' command. */
 const lagBuc = Command.make("lag-buc").pipe(
   Command.withDescription("Bulk refresh of the Alma cache: local runs, queue operations, the Alma simulator"),
-  Command.withSubcommands([demoCommand, localCommand, almaSimulatorCommand])
+  Command.withSubcommands([
+    demoCommand,
+    localCommand,
+    enqueueCommand,
+    queuesCommand,
+    redriveCommand,
+    almaSimulatorCommand
+  ])
 )
 
 const exitWith = (code: number, line?: string) =>

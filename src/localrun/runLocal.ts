@@ -1,11 +1,10 @@
 import { writeFileSync } from "node:fs"
-import { Duration, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Fiber, Schedule, Schema } from "effect"
 import { makeHandlers } from "../handlers/index.js"
 import { type CacheKey, localStackResource, pollerResource } from "../local/index.js"
-import { enqueueUsers } from "../operations/enqueueUsers.js"
+import { enqueueUserIds } from "../operations/enqueueUserIds.js"
 import type { AlmaEndpoint } from "../services/Alma.js"
-import { AwsClients } from "../services/AwsClients.js"
-import { Queues } from "../services/Queues.js"
+import type { AwsClients } from "../services/AwsClients.js"
 import { makeRunObserver } from "./RunObserver.js"
 
 /** How a local run is set up: which Alma, which patrons, how fast. */
@@ -176,7 +175,6 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       mapping("updateFee", "fees", handlers.updateFee)
     ]
   })
-  const queuesLayer = Queues.layer.pipe(Layer.provide(Layer.succeed(AwsClients, AwsClients.of(stack.clients))))
 
   const refresh = Effect.fn("refresh")(function* (refreshOptions: RefreshOptions) {
     const started = Date.now()
@@ -196,9 +194,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
     // A user's fate in this refresh: its latest log line, if it is newer than the previous refresh's.
     const usersNow = () => [...observer.users.entries()].filter(([id, fate]) => usersBefore.get(id) !== fate)
 
-    const enqueued = yield* enqueueUsers(stack.queues.users.url, refreshOptions.userIds).pipe(
-      Effect.provide(queuesLayer)
-    )
+    const enqueued = yield* enqueueUserIds(stack.clients.sqs, stack.queues.users.url, refreshOptions.userIds)
     if (enqueued.failed > 0) {
       return yield* new LocalRunFailed({ stage: "enqueue", detail: `${enqueued.failed} user IDs could not be queued` })
     }

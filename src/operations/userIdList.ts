@@ -1,5 +1,5 @@
 import { Option, Schema } from "effect"
-import { UserId } from "../schema/QueueMessage.js"
+import { UserMessage, userIdOf } from "../schema/QueueMessage.js"
 
 /** A line that could not be used, with its 1-based line number in the input. */
 export interface RejectedLine {
@@ -14,9 +14,12 @@ export interface UserIdList {
   readonly rejected: ReadonlyArray<RejectedLine>
   readonly duplicates: number
   readonly blank: number
+  /** Set when `column` names no column of the header line: nothing else was read. */
+  readonly missingColumn?: { readonly name: string; readonly header: ReadonlyArray<string> }
 }
 
-const decodeUserId = Schema.decodeUnknownOption(UserId)
+// The Users queue's own decoder: what it refuses, the Lambda would send to the DLQ.
+const decodeUserMessage = Schema.decodeUnknownOption(UserMessage)
 
 // RFC 4180 enough for an export of user IDs: quoted fields, doubled quotes, commas inside quotes.
 const csvFields = (line: string): Array<string> => {
@@ -47,7 +50,8 @@ const csvFields = (line: string): Array<string> => {
  * Lambda would refuse.
  */
 export const parseUserIds = (text: string, options: { readonly column?: string | undefined } = {}): UserIdList => {
-  const lines = text.split(/\r?\n/)
+  // Spreadsheet exports start with a byte-order mark, which would otherwise be part of the first ID or header.
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
   // A final newline is not a blank line of the input.
   if (lines.at(-1) === "") lines.pop()
   const ids: Array<string> = []
@@ -63,9 +67,10 @@ export const parseUserIds = (text: string, options: { readonly column?: string |
     if (column < 0) {
       return {
         ids: [],
-        rejected: [{ line: 1, text: lines[0] ?? "", problem: `no column named ${options.column}` }],
+        rejected: [{ line: 1, text: (lines[0] ?? "").slice(0, 80), problem: `no column named ${options.column}` }],
         duplicates: 0,
-        blank: 0
+        blank: 0,
+        missingColumn: { name: options.column, header }
       }
     }
     first = 1
@@ -77,17 +82,19 @@ export const parseUserIds = (text: string, options: { readonly column?: string |
       blank++
       continue
     }
-    const id = decodeUserId(value)
-    if (Option.isNone(id)) {
+    const decoded = decodeUserMessage(value)
+    if (Option.isNone(decoded)) {
       rejected.push({ line: index + 1, text: value.slice(0, 80), problem: describe(value) })
       continue
     }
-    if (seen.has(id.value)) {
+    // A line in the JSON form the queue also accepts is the same patron as its bare ID.
+    const id = userIdOf(decoded.value)
+    if (seen.has(id)) {
       duplicates++
       continue
     }
-    seen.add(id.value)
-    ids.push(id.value)
+    seen.add(id)
+    ids.push(id)
   }
   return { ids, rejected, duplicates, blank }
 }
@@ -96,5 +103,7 @@ const describe = (value: string) => {
   const trimmed = value.trim()
   if (trimmed.length > 255) return "longer than 255 characters"
   if (/\p{Cc}/u.test(trimmed)) return "contains control characters"
+  if (trimmed === "." || trimmed === "..") return "is a dot segment"
+  if (trimmed.startsWith("{")) return 'looks like JSON but is not {"userID":"…"}'
   return "not a valid user ID"
 }

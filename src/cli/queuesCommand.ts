@@ -1,0 +1,157 @@
+import { Console, Duration, Effect, Option, Schedule } from "effect"
+import { Command, Flag } from "effect/cli"
+import { type PeekedMessage, peekMessages, type QueueCounts, queueCounts } from "../operations/queueStatus.js"
+import { QUEUE_KEYS, type QueueKey, queueNameOf, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
+import type { SqsCallFailed } from "../services/AwsFailure.js"
+import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
+import { formatCount, printable } from "./ops/progress.js"
+import { acquireTarget, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
+
+interface Row {
+  readonly label: string
+  readonly name: string
+  readonly url: string
+  readonly dlq: boolean
+  readonly counts: QueueCounts | SqsCallFailed
+}
+
+/** One line per queue and DLQ, counts right-aligned so that a glance finds the non-zero ones. */
+const renderTable = (rows: ReadonlyArray<Row>): string => {
+  const labelWidth = Math.max(5, ...rows.map((r) => r.label.length))
+  const nameWidth = Math.max(4, ...rows.map((r) => r.name.length))
+  const cells = (label: string, name: string, rest: string) =>
+    `${label.padEnd(labelWidth)}  ${name.padEnd(nameWidth)}  ${rest}`
+  const header = cells(
+    "QUEUE",
+    "NAME",
+    `${"VISIBLE".padStart(9)}  ${"IN FLIGHT".padStart(9)}  ${"DELAYED".padStart(7)}`
+  )
+  const lines = rows.map((row) => {
+    if ("_tag" in row.counts) return cells(row.label, row.name, row.counts.code)
+    const { visible, inFlight, delayed } = row.counts
+    const counts = `${formatCount(visible).padStart(9)}  ${formatCount(inFlight).padStart(9)}  ${formatCount(delayed).padStart(7)}`
+    return cells(row.label, row.name, counts)
+  })
+  return [header, ...lines].join("\n")
+}
+
+const renderPeeked = (message: PeekedMessage) =>
+  `  ${message.messageId}  ${message.sentAt?.toISOString() ?? "?"}  received ${message.receiveCount}×  ${printable(message.body, 100)}`
+
+/** The exit code so far: the worst problem met wins (2 bad configuration, 1 an AWS failure). */
+class Outcome {
+  code = 0
+  readonly problem = (line: string, code: number) =>
+    Console.error(`lag-buc: ${line}`).pipe(
+      Effect.andThen(
+        Effect.sync(() => {
+          this.code = Math.max(this.code, code)
+        })
+      )
+    )
+}
+
+/** Every queue of the target that can be found; each one that cannot is a line on stderr, the others still count. */
+const resolveAll = (target: Target, outcome: Outcome) =>
+  Effect.forEach(
+    QUEUE_KEYS,
+    (key: QueueKey) =>
+      resolveQueue(target.sqs, target.source, key).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("QueueUnknown", (error) =>
+          outcome.problem(error.message, exitCodes.usage).pipe(Effect.as(Option.none<ResolvedQueue>()))
+        )
+      ),
+    { concurrency: 4 }
+  ).pipe(Effect.map((found) => found.flatMap((queue) => (Option.isSome(queue) ? [queue.value] : []))))
+
+/** The table, then up to `peek` messages of each non-empty DLQ. */
+const show = Effect.fn("queues.show")(function* (
+  target: Target,
+  queues: ReadonlyArray<ResolvedQueue>,
+  peek: number | undefined,
+  outcome: Outcome
+) {
+  const rows = yield* Effect.forEach(
+    queues.flatMap((queue) => [
+      { label: queue.key, url: queue.url, dlq: false },
+      { label: `${queue.key} DLQ`, url: queue.dlqUrl, dlq: true }
+    ]),
+    (row) =>
+      queueCounts(target.sqs, row.url, { inFlightInsideVisible: target.localEmulator }).pipe(
+        Effect.catchTag("SqsCallFailed", (error) =>
+          outcome.problem(error.message, exitCodes.operational).pipe(Effect.as(error))
+        ),
+        Effect.map((counts): Row => ({ ...row, name: queueNameOf(row.url), counts }))
+      ),
+    { concurrency: 8 }
+  )
+  if (rows.length > 0) yield* Console.log(renderTable(rows))
+  if (peek === undefined) return
+  for (const row of rows) {
+    if (!row.dlq || "_tag" in row.counts || row.counts.visible === 0) continue
+    const peeked = yield* peekMessages(target.sqs, row.url, peek)
+    yield* Console.log(
+      `\n${row.label} (${row.name}): ${formatCount(peeked.length)} of ${formatCount(row.counts.visible)} shown, left in place`
+    )
+    for (const message of peeked) yield* Console.log(renderPeeked(message))
+  }
+})
+
+/** `lag-buc queues`: how a bulk refresh goes — each queue and DLQ with its visible and in-flight counts. */
+export const queuesCommand = Command.make(
+  "queues",
+  {
+    ...targetFlags,
+    queueUrls: queueUrlFlags,
+    peek: Flag.Int("peek").pipe(
+      Flag.withDescription("Show up to N messages of each non-empty DLQ, without consuming them (1–1000)"),
+      Flag.optional
+    ),
+    watch: Flag.Int("watch").pipe(
+      Flag.withDescription("Show the counts again every N seconds, until Ctrl-C"),
+      Flag.optional
+    )
+  },
+  Effect.fn("lag-buc.queues")(
+    function* (flags) {
+      const peek = Option.getOrUndefined(flags.peek)
+      if (peek !== undefined && (peek < 1 || peek > 1000)) {
+        return yield* usage(`--peek must be between 1 and 1000, not ${peek}`)
+      }
+      const watch = Option.getOrUndefined(flags.watch)
+      if (watch !== undefined && watch < 1) return yield* usage(`--watch must be at least 1 second, not ${watch}`)
+      const target = yield* acquireTarget(flags, flags.queueUrls)
+      const outcome = new Outcome()
+      const queues = yield* resolveAll(target, outcome)
+      if (watch === undefined) {
+        yield* show(target, queues, peek, outcome)
+        if (outcome.code !== 0) (yield* ExitCode)(outcome.code)
+        return
+      }
+      // A failed look (a network blip) is one line; the watch goes on.
+      const look = Effect.gen(function* () {
+        yield* Console.log(`\n${new Date().toISOString()}  ${target.description}`)
+        yield* show(target, queues, peek, outcome).pipe(
+          Effect.catch((error) => outcome.problem(error.message, exitCodes.operational))
+        )
+      })
+      yield* look.pipe(Effect.repeat(Schedule.spaced(Duration.seconds(watch))))
+    },
+    Effect.scoped,
+    reportFailures
+  )
+).pipe(
+  Command.withDescription(
+    "Show the Users, Loans, Requests and Fees queues and their DLQs with their visible and in-flight counts"
+  ),
+  Command.withExamples([
+    { command: "lag-buc queues --stage prod", description: "The counts of every queue of prod" },
+    { command: "lag-buc queues --stage prod --peek 5", description: "…and up to 5 messages of each non-empty DLQ" },
+    { command: "lag-buc queues --stage prod --watch 10", description: "Follow a bulk refresh, every 10 s" },
+    {
+      command: "lag-buc queues --endpoint-url http://127.0.0.1:4566 --queue-prefix local",
+      description: "The queues of a local stack"
+    }
+  ])
+)

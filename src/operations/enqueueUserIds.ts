@@ -1,0 +1,74 @@
+import type { SQSClient } from "@aws-sdk/client-sqs"
+import { Clock, type Duration, Effect } from "effect"
+import type { AwsFailure } from "../services/AwsFailure.js"
+import { sendMessageBatches } from "../services/SqsBatches.js"
+
+export interface EnqueueIdsProgress {
+  readonly total: number
+  readonly sent: number
+  readonly failed: number
+  readonly retried: number
+}
+
+export interface UnsentId {
+  readonly id: string
+  readonly code: string
+  readonly detail: string
+}
+
+export interface EnqueueIdsReport extends EnqueueIdsProgress {
+  readonly unsent: ReadonlyArray<UnsentId>
+  /** The failure that stopped the run early, if one did (every later call would have failed the same way). */
+  readonly fatal: AwsFailure | undefined
+  readonly durationMs: number
+}
+
+export interface EnqueueIdsOptions {
+  readonly concurrency?: number | undefined
+  readonly attempts?: number | undefined
+  readonly retryBase?: Duration.Duration | undefined
+  readonly onProgress?: ((progress: EnqueueIdsProgress) => void) | undefined
+}
+
+/**
+ * Puts user IDs on the Users queue as the API gateway does: the raw ID is the body. SendMessageBatch
+ * 10 at a time, several batches in flight, failed entries sent again; the IDs that still could not be
+ * sent are in the report, never lost silently. The same batch sender as the Lambdas' `Queues`
+ * service, with the retries counted: an operator watching a bulk run wants to see them.
+ */
+export const enqueueUserIds = Effect.fn("enqueueUserIds")(function* (
+  sqs: SQSClient,
+  queueUrl: string,
+  ids: ReadonlyArray<string>,
+  options: EnqueueIdsOptions = {}
+) {
+  const started = yield* Clock.currentTimeMillis
+  const progress = { total: ids.length, sent: 0, failed: 0, retried: 0 }
+  const report = yield* sendMessageBatches(
+    sqs,
+    queueUrl,
+    ids.map((id) => ({ body: id })),
+    {
+      concurrency: options.concurrency,
+      attempts: options.attempts,
+      retryBase: options.retryBase,
+      onBatch: (outcome) => {
+        progress.sent += outcome.sent
+        progress.failed += outcome.failed
+        progress.retried += outcome.retried
+        options.onProgress?.({ ...progress })
+      }
+    }
+  )
+  const finished = yield* Clock.currentTimeMillis
+  const result: EnqueueIdsReport = {
+    total: ids.length,
+    sent: report.sent,
+    failed: report.failed.length,
+    retried: report.retried,
+    unsent: report.failed.map((failure) => ({ id: failure.message.body, code: failure.code, detail: failure.detail })),
+    fatal: report.fatal,
+    durationMs: finished - started
+  }
+  return result
+})

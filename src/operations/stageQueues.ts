@@ -1,0 +1,222 @@
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs"
+import { Effect, Schema } from "effect"
+import { SqsCallFailed, sqsCall } from "../services/AwsFailure.js"
+
+/** The four queues of the service, each with its DLQ (the Users queue belongs to the SNS update-cache stack). */
+export const QUEUE_KEYS = ["users", "loans", "requests", "fees"] as const
+export type QueueKey = (typeof QUEUE_KEYS)[number]
+
+export const STAGES = ["stg", "prod"] as const
+export type Stage = (typeof STAGES)[number]
+
+const singular: Readonly<Record<QueueKey, string>> = { users: "USER", loans: "LOAN", requests: "REQUEST", fees: "FEE" }
+const outputPrefix: Readonly<Record<QueueKey, string>> = {
+  users: "Users",
+  loans: "Loans",
+  requests: "Requests",
+  fees: "Fees"
+}
+
+/** The variables serverless.yml reads for the Users queue, and the same pattern for the others. */
+export const queueVariable = (key: QueueKey, stage: Stage) => `${singular[key]}_QUEUE_URL_${stage.toUpperCase()}`
+export const dlqVariable = (key: QueueKey, stage: Stage) => `${singular[key]}_DLQ_URL_${stage.toUpperCase()}`
+export const queueUrlFlag = (key: QueueKey) => `--${key}-queue-url`
+/** The CloudFormation stack serverless.yml deploys (`service-stage`), and the queue names it gives. */
+export const stackName = (stage: Stage) => `lag-buc-${stage}`
+const deployedQueueName = (key: QueueKey, stage: Stage) => `${stackName(stage)}-${key}`
+
+/** The queue's name: the last segment of its URL. */
+export const queueNameOf = (url: string) => url.replace(/\/+$/, "").split("/").at(-1) ?? url
+
+/** A queue URL the operator has to supply: the message names the variable to set or the flag to pass. */
+export class QueueUnknown extends Schema.TaggedError<QueueUnknown>()("QueueUnknown", {
+  queue: Schema.String,
+  remedy: Schema.String
+}) {
+  override get message(): string {
+    return `the ${this.queue} is unknown: ${this.remedy}`
+  }
+}
+
+/** The stack's outputs could not be read; resolution goes on without them. */
+export class StackOutputsUnavailable extends Schema.TaggedError<StackOutputsUnavailable>()("StackOutputsUnavailable", {
+  stack: Schema.String,
+  reason: Schema.String
+}) {}
+
+export interface QueueSource {
+  readonly stage?: Stage | undefined
+  /** Queues looked up by name: `<prefix>-users`, `<prefix>-loans`… (the local stack's `local` for one). */
+  readonly prefix?: string | undefined
+  /** Given on the command line; wins over everything else. */
+  readonly urls?: Readonly<Partial<Record<QueueKey, string>>> | undefined
+  readonly env: (name: string) => string | undefined
+  /**
+   * The outputs of the stage's stack (`lag-buc-<stage>`), read at most once if the caller caches it
+   * (`Effect.cached`); absent against a local endpoint, where there is no CloudFormation.
+   */
+  readonly stackOutputs?: Effect.Effect<ReadonlyMap<string, string>, StackOutputsUnavailable> | undefined
+}
+
+export interface ResolvedQueue {
+  readonly key: QueueKey
+  readonly url: string
+  readonly dlqUrl: string
+}
+
+const describeQueue = (key: QueueKey, source: QueueSource, dlq: boolean) =>
+  `${key} ${dlq ? "DLQ" : "queue"}${source.stage === undefined ? "" : ` of stage ${source.stage}`}`
+
+/** GetQueueUrl by name; a queue that does not exist is `undefined`, any other failure stops the command. */
+const urlByName = (sqs: SQSClient, name: string, owner?: string) =>
+  sqsCall("GetQueueUrl", name, (signal) =>
+    sqs.send(
+      new GetQueueUrlCommand({ QueueName: name, ...(owner === undefined ? {} : { QueueOwnerAWSAccountId: owner }) }),
+      { abortSignal: signal }
+    )
+  ).pipe(
+    Effect.map((answer) => answer.QueueUrl),
+    Effect.catchIf(
+      (error: SqsCallFailed) => /QueueDoesNotExist|NonExistentQueue/.test(error.code),
+      () => Effect.succeed(undefined)
+    )
+  )
+
+/** The stage stack's outputs, or why they are unavailable (as text, for the error). */
+const outputsOf = (source: QueueSource): Effect.Effect<ReadonlyMap<string, string> | string> =>
+  source.stackOutputs === undefined
+    ? Effect.succeed("no stack outputs")
+    : source.stackOutputs.pipe(Effect.catchTag("StackOutputsUnavailable", (error) => Effect.succeed(error.reason)))
+
+/**
+ * The URL of one queue: a flag, then the stage variable (the one serverless.yml reads for the Users
+ * queue), then the name under `--queue-prefix`, then for the item queues the stack's outputs and the
+ * name serverless.yml gives them.
+ */
+export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (
+  sqs: SQSClient,
+  source: QueueSource,
+  key: QueueKey
+) {
+  const given = source.urls?.[key]
+  if (given !== undefined) return given
+  const stage = source.stage
+  if (stage !== undefined) {
+    const fromEnv = source.env(queueVariable(key, stage))
+    if (fromEnv !== undefined) return fromEnv
+  }
+  const tried: Array<string> = []
+  if (source.prefix !== undefined) {
+    const name = `${source.prefix}-${key}`
+    const url = yield* urlByName(sqs, name)
+    if (url !== undefined) return url
+    tried.push(`no queue named ${name}`)
+  }
+  if (stage !== undefined && key !== "users") {
+    const outputs = yield* outputsOf(source)
+    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix[key]}QueueUrl`)
+    if (output !== undefined) return output
+    if (typeof outputs === "string") tried.push(outputs)
+    const name = deployedQueueName(key, stage)
+    const url = yield* urlByName(sqs, name)
+    if (url !== undefined) return url
+    tried.push(`no queue named ${name}`)
+  }
+  const remedy =
+    stage === undefined
+      ? `pass --stage, ${queueUrlFlag(key)} or --queue-prefix`
+      : `set ${queueVariable(key, stage)} or pass ${queueUrlFlag(key)}`
+  return yield* new QueueUnknown({
+    queue: describeQueue(key, source, false),
+    remedy: tried.length === 0 ? remedy : `${remedy} (${tried.join("; ")})`
+  })
+})
+
+const RedrivePolicyJson = Schema.fromJsonString(Schema.Struct({ deadLetterTargetArn: Schema.String }))
+const decodeRedrivePolicy = Schema.decodeUnknownOption(RedrivePolicyJson)
+
+/** arn:aws:sqs:region:account:name → the name and the owning account. */
+const parseQueueArn = (arn: string) => {
+  const parts = arn.split(":")
+  const name = parts[5]
+  const account = parts[4]
+  return name === undefined || account === undefined ? undefined : { name, account }
+}
+
+/**
+ * The DLQ of a queue: the stage variable if set, else the queue's own RedrivePolicy (works on any
+ * endpoint, the local stack included), else the stack's outputs.
+ */
+export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
+  sqs: SQSClient,
+  source: QueueSource,
+  key: QueueKey,
+  queueUrl: string
+) {
+  const stage = source.stage
+  if (stage !== undefined) {
+    const fromEnv = source.env(dlqVariable(key, stage))
+    if (fromEnv !== undefined) return fromEnv
+  }
+  const tried: Array<string> = []
+  const policy = yield* sqsCall("GetQueueAttributes", queueNameOf(queueUrl), (signal) =>
+    sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["RedrivePolicy"] }), {
+      abortSignal: signal
+    })
+  ).pipe(
+    Effect.map((answer) => answer.Attributes?.RedrivePolicy),
+    // Without the right to read it, the variable or the stack outputs may still tell.
+    Effect.catchIf(
+      (error: SqsCallFailed) => /AccessDenied/.test(error.code),
+      (error) => Effect.sync(() => tried.push(`RedrivePolicy unreadable: ${error.code}`)).pipe(Effect.as(undefined))
+    )
+  )
+  if (policy !== undefined) {
+    const decoded = decodeRedrivePolicy(policy)
+    const target = decoded._tag === "Some" ? parseQueueArn(decoded.value.deadLetterTargetArn) : undefined
+    if (target !== undefined) {
+      const url = yield* urlByName(sqs, target.name, target.account)
+      if (url !== undefined) return url
+      tried.push(`its RedrivePolicy names ${target.name}, which does not exist`)
+    }
+  } else if (tried.length === 0) tried.push(`${queueNameOf(queueUrl)} has no RedrivePolicy`)
+  if (stage !== undefined && key !== "users") {
+    const outputs = yield* outputsOf(source)
+    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix[key]}DeadLetterQueueUrl`)
+    if (output !== undefined) return output
+  }
+  return yield* new QueueUnknown({
+    queue: describeQueue(key, source, true),
+    remedy:
+      stage === undefined
+        ? `${tried.join("; ")}; pass --stage and set its ${singular[key]}_DLQ_URL_<STAGE>`
+        : `set ${dlqVariable(key, stage)} (${tried.join("; ")})`
+  })
+})
+
+export const resolveQueue = Effect.fn("resolveQueue")(function* (sqs: SQSClient, source: QueueSource, key: QueueKey) {
+  const url = yield* resolveQueueUrl(sqs, source, key)
+  const dlqUrl = yield* resolveDlqUrl(sqs, source, key, url)
+  const resolved: ResolvedQueue = { key, url, dlqUrl }
+  return resolved
+})
+
+/** A queue's ARN, which StartMessageMoveTask wants instead of its URL. */
+export const queueArnOf = (sqs: SQSClient, url: string) =>
+  sqsCall("GetQueueAttributes", queueNameOf(url), (signal) =>
+    sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }), { abortSignal: signal })
+  ).pipe(
+    Effect.flatMap((answer) => {
+      const arn = answer.Attributes?.QueueArn
+      return arn === undefined
+        ? Effect.fail(
+            new SqsCallFailed({
+              operation: "GetQueueAttributes",
+              queue: queueNameOf(url),
+              code: "NoQueueArn",
+              detail: "the answer had no QueueArn"
+            })
+          )
+        : Effect.succeed(arn)
+    })
+  )

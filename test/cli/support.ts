@@ -1,0 +1,70 @@
+import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
+import { NodeServices } from "@effect/platform-node"
+import { ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
+import { Command } from "effect/cli"
+import { ExitCode } from "../../src/cli/ops/failure.js"
+import { SqsClientFactory } from "../../src/cli/ops/target.js"
+
+export interface CliRun {
+  readonly exitCode: number
+  readonly stdout: ReadonlyArray<string>
+  readonly stderr: ReadonlyArray<string>
+  readonly failure: unknown
+}
+
+export interface CliRunOptions {
+  /** Piped standard input; absent: stdin is a terminal. */
+  readonly stdin?: string | undefined
+  /** The environment the command's configuration sees (not process.env). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Builds the command's SQS client, e.g. to inject failures into it. */
+  readonly sqsClient?: ((config: SQSClientConfig) => SQSClient) | undefined
+}
+
+/**
+ * Runs an exported subcommand as `lag-buc <name> …argv` would, over the real Node services (files,
+ * paths), with stdout and stderr captured through Effect's Console and stdin given by the test.
+ * The exit code is what the command set (see `ExitCode`), or 2 when the command line did not parse.
+ */
+export const runCli = <Name extends string, Input, E, R, ContextInput>(
+  command: Command.Command<Name, Input, ContextInput, E, R>,
+  argv: ReadonlyArray<string>,
+  options: CliRunOptions = {}
+): Effect.Effect<CliRun, never, Exclude<R, Command.Environment>> =>
+  Effect.gen(function* () {
+    let exitCode = 0
+    const stdout: Array<string> = []
+    const stderr: Array<string> = []
+    const console: Console.Console = {
+      ...globalThis.console,
+      log: (...args: ReadonlyArray<unknown>) => {
+        stdout.push(args.map(String).join(" "))
+      },
+      error: (...args: ReadonlyArray<unknown>) => {
+        stderr.push(args.map(String).join(" "))
+      }
+    }
+    const stdin = options.stdin
+    const stdio = Stdio.layerTest({
+      args: Effect.succeed([]),
+      stdin: stdin === undefined ? Stream.empty : Stream.make(new TextEncoder().encode(stdin)),
+      stdinIsTerminal: Effect.succeed(stdin === undefined),
+      stdoutIsTerminal: Effect.succeed(false),
+      stderrIsTerminal: Effect.succeed(false)
+    })
+    const exit = yield* Command.runWith(command, { version: "test" })(argv).pipe(
+      Effect.provide(Layer.merge(stdio, ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...options.env } })))),
+      Effect.provide(NodeServices.layer),
+      Effect.provideService(Console.Console, console),
+      Effect.provideService(ExitCode, (code) => {
+        exitCode = code
+      }),
+      (effect) =>
+        options.sqsClient === undefined ? effect : Effect.provideService(effect, SqsClientFactory, options.sqsClient),
+      Effect.exit
+    )
+    // A parse error (CliError) is exit 2 in main.ts; anything else escaping a command would be a bug.
+    if (Exit.isFailure(exit)) exitCode = 2
+    const failure = Exit.isFailure(exit) ? exit.cause : undefined
+    return { exitCode, stdout, stderr, failure }
+  })
