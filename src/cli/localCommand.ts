@@ -52,6 +52,9 @@ const finish = (report: LocalRunReport, reportFile: Option.Option<string>, expor
 
 const progress = () => makeProgressPrinter(process.stderr)
 
+const announceSqs = (endpoint: string) =>
+  process.stderr.write(`embedded SQS at ${endpoint}: lag-buc queues --endpoint-url ${endpoint} --queue-prefix local\n`)
+
 /** `lag-buc local`: the pipeline on the embedded AWS stack against any server that speaks the Alma API. */
 export const localCommand = Command.make(
   "local",
@@ -116,6 +119,7 @@ export const localCommand = Command.make(
       drainTimeout: Duration.minutes(flags.timeoutMinutes),
       logFile,
       exportFile: Option.getOrUndefined(flags.exportFile),
+      onStarted: announceSqs,
       onProgress: printer.show
     })
     printer.done()
@@ -171,6 +175,7 @@ export const demoCommand = Command.make(
       drainTimeout: Duration.minutes(flags.timeoutMinutes),
       logFile,
       exportFile: Option.getOrUndefined(flags.exportFile),
+      onStarted: announceSqs,
       onProgress: printer.show
     })
     printer.done()

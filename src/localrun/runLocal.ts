@@ -23,6 +23,8 @@ export interface LocalRunOptions {
   readonly drainTimeout: Duration.Duration
   /** Where the handlers' JSON log lines and metrics go (the terminal shows progress instead). */
   readonly logFile?: string | undefined
+  /** Told where the embedded SQS listens, once it does (so `lag-buc queues` can watch the run). */
+  readonly onStarted?: ((sqsEndpoint: string) => void) | undefined
   /** Every item of the four tables, one JSON line each, written before the stack stops. */
   readonly exportFile?: string | undefined
   /** Extra Lambda environment (e.g. ALMA_TIMEOUT_MS), over the stack's. */
@@ -288,6 +290,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
 /** One refresh of the given users on a fresh embedded stack: `lag-buc local` and `npm start`. */
 export const runLocal = Effect.fn("runLocal")(function* (options: LocalRunOptions) {
   const pipeline = yield* startPipeline(options)
+  options.onStarted?.(pipeline.stack.endpoints.sqs)
   const report = yield* pipeline.refresh(options)
   const exported = options.exportFile === undefined ? undefined : yield* pipeline.exportTo(options.exportFile)
   return { report, exported }
