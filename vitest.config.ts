@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config"
+import { testApiKey } from "./test/support/env.js"
 
 // vitest 5 declares Node >= 22; its reporter calls Map.groupBy (Node 21+) when it prints a failure.
 // Node 20 is the local runtime here, so the main process gets the one missing function.
@@ -18,8 +19,25 @@ if (!("groupBy" in Map)) {
   })
 }
 
+// The Alma API key must appear in no line the code prints: every console line of the whole suite is
+// searched for the tests' key, and a leak fails the run even when every assertion passed.
+const leaks: Array<string> = []
+
 export default defineConfig({
   test: {
+    onConsoleLog: (log) => {
+      if (log.includes(testApiKey)) leaks.push(log.slice(0, 300))
+    },
+    reporters: [
+      "default",
+      {
+        onTestRunEnd: () => {
+          if (leaks.length === 0) return
+          process.stderr.write(`The Alma API key appeared in ${leaks.length} printed lines:\n${leaks.join("\n")}\n`)
+          process.exitCode = 1
+        }
+      }
+    ],
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000

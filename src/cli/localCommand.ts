@@ -55,6 +55,43 @@ const progress = () => makeProgressPrinter(process.stderr)
 const announceSqs = (endpoint: string) =>
   process.stderr.write(`embedded SQS at ${endpoint}: lag-buc queues --endpoint-url ${endpoint} --queue-prefix local\n`)
 
+/** The flags `local` and `demo` share. */
+interface RunFlags {
+  readonly itemRefresh: "queue" | "inline"
+  readonly concurrency: number
+  readonly visibilityTimeout: number
+  readonly timeoutMinutes: number
+  readonly exportFile: Option.Option<string>
+  readonly reportFile: Option.Option<string>
+}
+
+/** One refresh on the embedded stack with live progress, then the summary, the files and the exit code. */
+const refreshAndReport = (
+  flags: RunFlags,
+  target: {
+    readonly almaUrl: string
+    readonly apiKey: string
+    readonly userIds: ReadonlyArray<string>
+    readonly almaMaxRps: number
+  }
+) =>
+  Effect.gen(function* () {
+    const printer = progress()
+    const { report, exported } = yield* runLocal({
+      ...target,
+      itemRefresh: flags.itemRefresh,
+      concurrency: flags.concurrency,
+      visibilityTimeoutSeconds: flags.visibilityTimeout,
+      drainTimeout: Duration.minutes(flags.timeoutMinutes),
+      logFile: defaultLogFile(),
+      exportFile: Option.getOrUndefined(flags.exportFile),
+      onStarted: announceSqs,
+      onProgress: printer.show
+    })
+    printer.done()
+    yield* finish(report, flags.reportFile, exported)
+  })
+
 /** `lag-buc local`: the pipeline on the embedded AWS stack against any server that speaks the Alma API. */
 export const localCommand = Command.make(
   "local",
@@ -103,27 +140,15 @@ export const localCommand = Command.make(
       })
     }
     if (list.ids.length === 0) return yield* new UsageProblem({ problem: `${flags.users} holds no user ID` })
-    const logFile = defaultLogFile()
     yield* Console.error(
       `Refreshing ${list.ids.length} users against ${flags.almaUrl} at up to ${flags.maxRps} calls/s (${flags.itemRefresh} mode)`
     )
-    const printer = progress()
-    const { report, exported } = yield* runLocal({
+    yield* refreshAndReport(flags, {
       almaUrl: flags.almaUrl,
       apiKey: Redacted.value(flags.apiKey),
       userIds: list.ids,
-      itemRefresh: flags.itemRefresh,
-      almaMaxRps: flags.maxRps,
-      concurrency: flags.concurrency,
-      visibilityTimeoutSeconds: flags.visibilityTimeout,
-      drainTimeout: Duration.minutes(flags.timeoutMinutes),
-      logFile,
-      exportFile: Option.getOrUndefined(flags.exportFile),
-      onStarted: announceSqs,
-      onProgress: printer.show
+      almaMaxRps: flags.maxRps
     })
-    printer.done()
-    yield* finish(report, flags.reportFile, exported)
   })
 ).pipe(
   Command.withDescription(
@@ -158,27 +183,15 @@ export const demoCommand = Command.make(
     const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
     // 90 % of the threshold: as close as the fleet should run, with room for jitter.
     const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))
-    const logFile = defaultLogFile()
     yield* Console.error(
       `Alma simulator on ${simulator.url}: ${flags.users} patrons, threshold ${flags.perSecond} calls/s; ` +
         `refreshing them all at up to ${almaMaxRps} calls/s (${flags.itemRefresh} mode)`
     )
-    const printer = progress()
-    const { report, exported } = yield* runLocal({
+    yield* refreshAndReport(flags, {
       almaUrl: simulator.url,
       apiKey: simulator.apiKey,
       userIds: simulator.userIds(),
-      itemRefresh: flags.itemRefresh,
-      almaMaxRps,
-      concurrency: flags.concurrency,
-      visibilityTimeoutSeconds: flags.visibilityTimeout,
-      drainTimeout: Duration.minutes(flags.timeoutMinutes),
-      logFile,
-      exportFile: Option.getOrUndefined(flags.exportFile),
-      onStarted: announceSqs,
-      onProgress: printer.show
+      almaMaxRps
     })
-    printer.done()
-    yield* finish(report, flags.reportFile, exported)
   }, Effect.scoped)
 ).pipe(Command.withDescription("Run the whole pipeline on the embedded stack against the Alma simulator"))
