@@ -92,7 +92,7 @@ export const classifyFailure = (target: Target, status: number, body: string): A
   if (status === 400 && code !== undefined) {
     if (userNotFoundCodes.has(code)) return new AlmaNotFound({ entity: "user", id: target.userId, code, ...tracking })
     const item = target.item
-    // Alma's code for a missing loan is unverified (401652 or 401823): any error list on a single-loan
+    // Alma's code for a missing loan is unverified (401652 or 401823): an error list on a single-loan
     // GET means the loan is not there to cache.
     if (item !== undefined && (item.entity === "loan" || itemNotFoundCodes[item.entity].has(code))) {
       return new AlmaNotFound({ entity: item.entity, id: item.id, code, ...tracking })

@@ -31,7 +31,7 @@ const stopped = (signal: AbortSignal | undefined): Promise<string> =>
 /** Starts the simulator, prints one line with its URL and key, and resolves once stopped and closed. */
 export const runAlmaSimulator = async (options: RunAlmaSimulatorOptions = {}): Promise<void> => {
   const simulator = await startAlmaSimulator(options)
-  const log = options.log ?? ((line: string) => console.log(line))
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
   log(
     `Alma simulator listening on ${simulator.url} (Authorization: apikey ${simulator.apiKey}; ` +
       `${options.users ?? DEFAULT_USERS} users, seed ${simulator.seed})`

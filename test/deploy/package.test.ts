@@ -280,7 +280,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(resourcesOfType(template(), "AWS::DynamoDB::Table")).toHaveLength(1)
   })
 
-  it("alarms as soon as any DLQ holds a message", () => {
+  it("alarms as soon as a DLQ holds a message", () => {
     const alarmed = resourcesOfType(template(), "AWS::CloudWatch::Alarm").map(([, alarm]) => {
       const properties = recordAt(alarm, "Properties")
       expect(properties.Namespace).toBe("AWS/SQS")
