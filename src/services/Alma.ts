@@ -52,6 +52,8 @@ export class Alma extends Context.Service<
 /** Alma's maximum page size; its default (10) silently truncated patrons in the original service. */
 export const pageSize = 100
 
+const maxBackOff = Duration.seconds(5)
+
 // 401890 is listed by Ex Libris as "User with identifier … not found" on some endpoints.
 const userNotFoundCodes = new Set(["401861", "401890"])
 const itemNotFoundCodes: Record<"request" | "fee", ReadonlySet<string>> = {
@@ -129,12 +131,15 @@ const make = Effect.gen(function* () {
   const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }
   let rateLimited = 0
 
-  const retryPolicy = Schedule.exponential(settings.retryBase, 2).pipe(Schedule.jittered)
+  // Exponential with jitter, each pause capped so that ALMA_MAX_RETRIES=10 never waits minutes.
+  const retryPolicy = Schedule.exponential(settings.retryBase, 2).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, maxBackOff)))
+  )
 
-  /** One HTTP attempt: rate-limited, authenticated, timed out as a whole (a body can hang too). */
-  const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>
+  /** The HTTP exchange alone, body included (a body can hang too), within the per-call timeout. */
+  const exchange = (target: Target, path: string, urlParams: Record<string, string>, key: Redacted.Redacted<string>) =>
     Effect.gen(function* () {
-      const key = yield* apiKey.get
       yield* Effect.sync(() => {
         byEndpoint[target.endpoint]++
       })
@@ -147,12 +152,11 @@ const make = Effect.gen(function* () {
       const body = yield* response.text
       return { response, body }
     }).pipe(
-      limited,
-      Effect.catchTag("RateLimiterError", (error) => Effect.die(error)),
       Effect.catchTag("HttpClientError", (error) =>
         Effect.fail(
           new AlmaUnavailable({
             reason: "network",
+            detail: `${error.reason._tag}: ${error.reason.description ?? ""}`.slice(0, 200),
             ...(error.response === undefined ? {} : { status: error.response.status })
           })
         )
@@ -161,6 +165,16 @@ const make = Effect.gen(function* () {
         duration: settings.timeout,
         orElse: () => Effect.fail(new AlmaUnavailable({ reason: "timeout" }))
       })
+    )
+
+  /**
+   * One attempt: the key, then a rate-limiter token, then the timed exchange. Waiting for the key or
+   * a token is not Alma being slow, so it is outside the timeout (and a token taken is always used).
+   */
+  const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>
+    apiKey.get.pipe(
+      Effect.flatMap((key) => exchange(target, path, urlParams, key).pipe(limited)),
+      Effect.catchTag("RateLimiterError", (error) => Effect.die(error))
     )
 
   const get = <S extends Schema.Top & { readonly DecodingServices: never }>(
@@ -183,6 +197,12 @@ const make = Effect.gen(function* () {
       Effect.retry({ schedule: retryPolicy, times: settings.maxRetries, while: isRetriable })
     )
 
+  /**
+   * Every page of a list. If the list moved while it was read (a loan returned or renewed between two
+   * pages shifts the others across a page boundary), an item could be missed and then deleted from
+   * the cache as stale: the pages must agree on the total and hold exactly that many items, or the
+   * list is read once more, and then the refresh fails (to be retried) rather than cache a torn list.
+   */
   const listAll = <Item extends Record<string, unknown>, Page>(
     target: Target,
     path: string,
@@ -191,19 +211,29 @@ const make = Effect.gen(function* () {
     totalOf: (page: Page) => number,
     idOf: (item: Item) => string,
     extraParams: Record<string, string> = {}
-  ) =>
-    Effect.gen(function* () {
-      const page = (offset: number) =>
-        get(target, path, schema, { ...extraParams, limit: String(pageSize), offset: String(offset) })
+  ) => {
+    const page = (offset: number) =>
+      get(target, path, schema, { ...extraParams, limit: String(pageSize), offset: String(offset) })
+    const readOnce = Effect.gen(function* () {
       const first = yield* page(0)
+      const total = totalOf(first)
       const offsets: Array<number> = []
-      for (let offset = pageSize; offset < totalOf(first); offset += pageSize) offsets.push(offset)
+      for (let offset = pageSize; offset < total; offset += pageSize) offsets.push(offset)
       const rest = yield* Effect.forEach(offsets, page, { concurrency: 2 })
-      // Alma's list can move between two pages (a loan returned meanwhile): never cache an item twice.
       const items = new Map<string, Item>()
       for (const answer of [first, ...rest]) for (const item of itemsOf(answer) ?? []) items.set(idOf(item), item)
-      return [...items.values()]
+      const consistent = rest.every((answer) => totalOf(answer) === total) && items.size === total
+      return { items: [...items.values()], consistent }
     })
+    return readOnce.pipe(
+      Effect.flatMap((read) => (read.consistent ? Effect.succeed(read) : readOnce)),
+      Effect.flatMap((read) =>
+        read.consistent
+          ? Effect.succeed(read.items)
+          : Effect.fail(new AlmaUnavailable({ reason: "server", detail: "the list changed while it was paged" }))
+      )
+    )
+  }
 
   const user = (userId: string) => `/users/${encodeURIComponent(userId)}`
 

@@ -35,7 +35,9 @@ export class AlmaUnavailable extends Schema.TaggedError<AlmaUnavailable>()("Alma
   reason: Schema.Literals(["server", "network", "timeout"]),
   status: Schema.optionalKey(Schema.Number),
   code: Schema.optionalKey(Schema.String),
-  trackingId: Schema.optionalKey(Schema.String)
+  trackingId: Schema.optionalKey(Schema.String),
+  /** What failed, for an operator telling DNS, TLS and reset connections apart; never a key. */
+  detail: Schema.optionalKey(Schema.String)
 }) {}
 
 /** An answer this service cannot read (or a request Alma refused for another reason): kept for inspection. */

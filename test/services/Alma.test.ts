@@ -81,12 +81,14 @@ describe("Alma paging", () => {
       const requests = yield* run(
         (url) => {
           const offset = Number(url.searchParams.get("offset"))
-          const page = offset === 0 ? [{ request_id: "R1" }] : [{ request_id: "R2" }]
+          const count = Math.min(100, 101 - offset)
+          const page = Array.from({ length: count }, (_, i) => ({ request_id: `R${offset + i}` }))
           return json(200, { user_request: page, total_record_count: 101 })
         },
         (alma) => alma.requests("U1")
       )
-      expect(requests.value.map((r) => r.request_id)).toEqual(["R1", "R2"])
+      expect(requests.value.map((r) => r.request_id)).toHaveLength(101)
+      expect(requests.value.at(-1)?.request_id).toBe("R100")
       expect(requests.requests).toHaveLength(2)
       const fees = yield* run(
         () => ({ status: 200, body: fixtureText("mlibrary-account__jbister_fines.json") }),
@@ -95,6 +97,61 @@ describe("Alma paging", () => {
       expect(fees.value).toHaveLength(2)
       expect(fees.requests).toHaveLength(1)
       expect(fees.requests[0]?.url.pathname).toBe("/almaws/v1/users/U1/fees")
+    })
+  )
+})
+
+describe("Alma paging of a list that moves", () => {
+  it.live("a list that changed between two pages is read again", () =>
+    Effect.gen(function* () {
+      // First read: page 0 says 150, page 1 says 149 (a loan was returned meanwhile). Then it is stable.
+      const answer = (url: URL, call: number) => {
+        const offset = Number(url.searchParams.get("offset"))
+        const total = call === 2 ? 149 : call === 1 ? 150 : 149
+        const count = Math.max(0, Math.min(100, total - offset))
+        return json(200, {
+          item_loan: Array.from({ length: count }, (_, i) => loan(offset + i)),
+          total_record_count: total
+        })
+      }
+      const { value, requests } = yield* run(answer, (alma) => alma.loans("U1"))
+      expect(requests).toHaveLength(4)
+      expect(value).toHaveLength(149)
+    })
+  )
+
+  it.live("a list that never holds still fails the refresh (retried later) instead of caching a torn list", () =>
+    Effect.gen(function* () {
+      const answer = (url: URL) => {
+        const offset = Number(url.searchParams.get("offset"))
+        // Page 1 always misses one loan: 199 unique items for a total of 200.
+        const count = offset === 0 ? 100 : 99
+        return json(200, {
+          item_loan: Array.from({ length: count }, (_, i) => loan(offset + i)),
+          total_record_count: 200
+        })
+      }
+      const { error } = yield* runFailing(answer, (alma) => alma.loans("U1"), { ALMA_MAX_RETRIES: "0" })
+      expect(error).toMatchObject({
+        _tag: "AlmaUnavailable",
+        reason: "server",
+        detail: "the list changed while it was paged"
+      })
+    })
+  )
+})
+
+describe("Alma's rate limit", () => {
+  it.live("waiting for a token does not count against the per-call timeout", () =>
+    Effect.gen(function* () {
+      // 10 calls at 20 calls/s: the last waits ~450 ms for its token, far over the 100 ms timeout.
+      const { value, requests } = yield* run(
+        () => json(200, { fee: [], total_record_count: 0 }),
+        (alma) => Effect.forEach(Array.from({ length: 10 }), () => alma.fees("U1"), { concurrency: "unbounded" }),
+        { ALMA_MAX_RPS: "20", ALMA_TIMEOUT_MS: "100", ALMA_MAX_RETRIES: "0" }
+      )
+      expect(value).toHaveLength(10)
+      expect(requests).toHaveLength(10)
     })
   )
 })
@@ -254,7 +311,11 @@ describe("Alma errors are typed", () => {
         (alma) => alma.fees("U1"),
         { ALMA_MAX_RETRIES: "2" }
       )
-      expect(error).toMatchObject({ _tag: "AlmaUnavailable", reason: "network" })
+      expect(error).toMatchObject({
+        _tag: "AlmaUnavailable",
+        reason: "network",
+        detail: "TransportError: connection refused"
+      })
       expect(requests).toHaveLength(3)
     })
   )
