@@ -5,6 +5,7 @@ import { requestBatch } from "./specs.js"
 export const handler = makeLambdaHandler(requestBatch, lambdaRuntime())
 export const warm = handler.warm
 
-// Build the runtime during Lambda's init phase, before the first batch arrives. A configuration
-// error is not lost: every invocation fails with it (the runtime keeps the failed build).
-warm().catch(() => undefined)
+// Build the runtime during Lambda's init phase (top-level await: the import completes once it is
+// built), before the first batch arrives. A configuration error is not lost: every invocation fails
+// with it, since the runtime keeps the failed build.
+await warm().catch(() => undefined)

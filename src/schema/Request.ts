@@ -30,6 +30,9 @@ export const Request = almaObject({
 })
 export type Request = typeof Request.Type
 
+/** A request in history (fulfilled, cancelled) is no longer active [unverified that the GET answers it]. */
+export const isClosedRequest = (request: Request): boolean => request.request_status?.toUpperCase() === "HISTORY"
+
 /** A page of GET /users/{user_id}/requests: the array key is absent when the page is empty. */
 export const RequestPage = almaObject({
   user_request: Schema.optionalKey(Schema.NullOr(Schema.Array(Request))),

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
+import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
 import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
@@ -58,6 +59,41 @@ describe("updateUser", () => {
       expect(stack.cache.tables.request.size).toBe(0)
       expect(stack.cache.tables.fee.size).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", "L3"], request_ids: [], fee_ids: [] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("a retry after a failed write still removes what left Alma", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
+      // The user record's write fails once (DynamoDB throttled); SQS then delivers the message again.
+      let failures = 1
+      stack.cache.failWhen = (operation, kind) =>
+        operation === "put" && kind === "user" && failures-- > 0
+          ? new CacheThrottled({ table: "users", operation: "PutItem" })
+          : undefined
+      const failed = yield* Effect.flip(updateUser("U1"))
+      expect(failed._tag).toBe("CacheThrottled")
+      yield* updateUser("U1")
+      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("a retry after a failed clean-up still removes what left Alma", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
+      let failures = 1
+      stack.cache.failWhen = (operation) =>
+        operation === "delete" && failures-- > 0
+          ? new CacheUnavailable({ table: "loans", operation: "BatchWriteItem", errorName: "Networking", detail: "" })
+          : undefined
+      expect((yield* Effect.flip(updateUser("U1")))._tag).toBe("CacheUnavailable")
+      yield* updateUser("U1")
+      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -135,6 +171,44 @@ describe("updateLoan / updateRequest / updateFee", () => {
       expect(stack.cache.tables.loan.get("L1")).toMatchObject({ loan_id: "L1", user_id: "u1" })
       expect(stack.cache.tables.request.get("R1")).toMatchObject({ request_id: "R1" })
       expect(stack.cache.tables.fee.get("F1")).toMatchObject({ id: "F1" })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("an item Alma answers only as closed (returned, in history, paid) is discarded and removed", () => {
+    const stack = makeMemoryStack({
+      U1: patron(
+        [{ ...loan("L1", "U1"), loan_status: "COMPLETE" }],
+        [{ ...request("R1"), request_status: "HISTORY" }],
+        [{ ...fee("F1"), status: { value: "CLOSED", desc: "Closed" } }]
+      )
+    })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", {
+        primary_id: "u1",
+        loan_ids: ["L1"],
+        request_ids: ["R1"],
+        fee_ids: ["F1"],
+        expiry_date: 1
+      })
+      stack.cache.tables.loan.set("L1", { loan_id: "L1" })
+      expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
+      expect(yield* updateRequest({ userID: "U1", requestID: "R1" })).toEqual({
+        _tag: "Discarded",
+        reason: "request-not-found"
+      })
+      expect(yield* updateFee({ userID: "U1", feeID: "F1" })).toEqual({ _tag: "Discarded", reason: "fee-not-found" })
+      expect(stack.cache.tables.loan.size + stack.cache.tables.request.size + stack.cache.tables.fee.size).toBe(0)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: [], request_ids: [], fee_ids: [] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("an item of a user Alma no longer knows: the user and all its items leave the cache", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.alma.patrons.delete("U1")
+      expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "user-not-found" })
+      expect(stack.cache.tables.user.size + stack.cache.tables.loan.size).toBe(0)
     }).pipe(Effect.provide(stack.services))
   })
 

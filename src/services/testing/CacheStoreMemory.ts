@@ -12,12 +12,20 @@ export interface MemoryCache {
   readonly tables: Record<RecordKind, Map<string, Record<string, unknown>>>
   /** Every operation fails with this error while it is set. */
   failWith: CacheStoreError | undefined
+  /** Asked before each operation (with the record kind where there is one): an error fails that one. */
+  failWhen:
+    | ((
+        operation: "put" | "getUser" | "delete" | "removeFromUser",
+        kind: RecordKind | undefined
+      ) => CacheStoreError | undefined)
+    | undefined
   writes: number
 }
 
 export const makeMemoryCache = (): MemoryCache => ({
   tables: { user: new Map(), loan: new Map(), request: new Map(), fee: new Map() },
   failWith: undefined,
+  failWhen: undefined,
   writes: 0
 })
 
@@ -28,7 +36,7 @@ export const layerMemory = (cache: MemoryCache) =>
     CacheStore,
     CacheStore.of({
       put: (record: CacheRecord) =>
-        guard(cache, () => {
+        guard(cache, "put", record.kind, () => {
           const table = cache.tables[record.kind]
           const key = keyOf(record)
           const existing = table.get(key)?.cached_at
@@ -38,17 +46,17 @@ export const layerMemory = (cache: MemoryCache) =>
           return "written" as const
         }),
       getUser: (primaryId) =>
-        guard(cache, () => {
+        guard(cache, "getUser", "user", () => {
           const item = cache.tables.user.get(primaryId)
           return item === undefined ? Option.none() : decodeUser(item)
         }),
       delete: (kind, keys) =>
-        guard(cache, () => {
+        guard(cache, "delete", kind, () => {
           for (const key of keys) cache.tables[kind].delete(key)
           cache.writes += keys.length
         }),
       removeFromUser: (primaryId, kind, id) =>
-        guard(cache, () => {
+        guard(cache, "removeFromUser", "user", () => {
           const user = cache.tables.user.get(primaryId)
           const list = itemKindSpec[kind].userList
           const ids = user?.[list]
@@ -60,5 +68,13 @@ export const layerMemory = (cache: MemoryCache) =>
     })
   )
 
-const guard = <A>(cache: MemoryCache, run: () => A): Effect.Effect<A, CacheStoreError> =>
-  Effect.suspend(() => (cache.failWith === undefined ? Effect.succeed(run()) : Effect.fail(cache.failWith)))
+const guard = <A>(
+  cache: MemoryCache,
+  operation: "put" | "getUser" | "delete" | "removeFromUser",
+  kind: RecordKind | undefined,
+  run: () => A
+): Effect.Effect<A, CacheStoreError> =>
+  Effect.suspend(() => {
+    const failure = cache.failWith ?? cache.failWhen?.(operation, kind)
+    return failure === undefined ? Effect.succeed(run()) : Effect.fail(failure)
+  })
