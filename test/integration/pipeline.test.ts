@@ -12,23 +12,28 @@ describe("the pipeline on the embedded stack, against the simulator", () => {
     () =>
       Effect.gen(function* () {
         const { sim, run, refresh } = yield* simulatedPipeline({ users: 40, seed: 7 })
+        // Hostile IDs too: they must reach Alma inside their path segment and be cached like any other.
+        expect(sim.addUser("../../bibs")).toBe(true)
+        expect(sim.addUser("a/b c?x=1#y")).toBe(true)
+        sim.addLoan("../../bibs")
         const heavy = sim.userIds()[3] ?? ""
         // A patron with more than two pages of loans.
         for (let i = 0; i < 230; i++) sim.addLoan(heavy)
         const report = yield* refresh(sim.userIds())
         expect(report).toMatchObject({
-          usersIn: 40,
-          usersCached: 40,
+          usersIn: 42,
+          usersCached: 42,
           lost: [],
           dlq: { users: 0, loans: 0, requests: 0, fees: 0 }
         })
-        expect(report.almaCalls.loans).toBeGreaterThanOrEqual(40 + 2)
+        expect(sim.stats().unrouted).toBe(0)
+        expect(report.almaCalls.loans).toBeGreaterThanOrEqual(42 + 2)
 
         const users = byKey(yield* Effect.promise(() => run.stack.scanTable("users")), "primary_id")
         const loans = byKey(yield* Effect.promise(() => run.stack.scanTable("loans")), "loan_id")
         const requests = byKey(yield* Effect.promise(() => run.stack.scanTable("requests")), "request_id")
         const fees = byKey(yield* Effect.promise(() => run.stack.scanTable("fees")), "id")
-        expect(users.size).toBe(40)
+        expect(users.size).toBe(42)
         let loanCount = 0
         for (const userId of sim.userIds()) {
           const held = sim.userData(userId)

@@ -174,7 +174,8 @@ describe("Alma requests", () => {
   it.live.each([
     ["a/b c?x=1#y", "/almaws/v1/users/a%2Fb%20c%3Fx%3D1%23y/loans"],
     ["../../bibs", "/almaws/v1/users/..%2F..%2Fbibs/loans"],
-    ["ünïcødé", "/almaws/v1/users/%C3%BCn%C3%AFc%C3%B8d%C3%A9/loans"]
+    ["ünïcødé", "/almaws/v1/users/%C3%BCn%C3%AFc%C3%B8d%C3%A9/loans"],
+    [`${"../".repeat(84)}#?`, `/almaws/v1/users/${"..%2F".repeat(84)}%23%3F/loans`]
   ] as const)("hostile user ID %s stays inside its path segment", ([userId, path]) =>
     Effect.gen(function* () {
       const { requests } = yield* run(
