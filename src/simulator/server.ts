@@ -10,8 +10,7 @@ import { createPrng, deriveSeed } from "./prng.js"
 import { type Body, type Format, JSON_TYPE, XML_TYPE } from "./render.js"
 import { parseTarget } from "./routes.js"
 import { type AlmaSimulatorStats, createStats } from "./stats.js"
-import { createInstitution, type LoanOverrides } from "./store.js"
-import type { AlmaFee, AlmaLoan, AlmaRequest, AlmaUserData } from "./types.js"
+import { createInstitution, type Institution } from "./store.js"
 
 export const HOST = "127.0.0.1"
 export const BASE_PATH = "/almaws/v1"
@@ -36,7 +35,22 @@ export interface AlmaSimulatorOptions {
   readonly clock?: (() => number) | undefined
 }
 
-export interface AlmaSimulator {
+/** The institution's data and the changes a test makes between two runs are the store's own. */
+type InstitutionAccess = Pick<
+  Institution,
+  | "userIds"
+  | "userData"
+  | "returnLoan"
+  | "payFee"
+  | "cancelRequest"
+  | "deleteUser"
+  | "addUser"
+  | "addLoan"
+  | "addRequest"
+  | "addFee"
+>
+
+export interface AlmaSimulator extends InstitutionAccess {
   /** Base URL including `/almaws/v1`, e.g. `http://127.0.0.1:41234/almaws/v1`. */
   readonly url: string
   readonly port: number
@@ -44,19 +58,6 @@ export interface AlmaSimulator {
   readonly seed: number
   /** Stops listening and destroys every open connection, hanging ones included. Idempotent. */
   readonly close: () => Promise<void>
-
-  readonly userIds: () => readonly string[]
-  /** A copy of what the API would serve for the user (loans with `renewable`), or undefined. */
-  readonly userData: (userId: string) => AlmaUserData | undefined
-  readonly returnLoan: (userId: string, loanId: string) => boolean
-  readonly payFee: (userId: string, feeId: string) => boolean
-  readonly cancelRequest: (userId: string, requestId: string) => boolean
-  readonly deleteUser: (userId: string) => boolean
-  /** False when the id is taken (compared case-insensitively) or empty. */
-  readonly addUser: (userId: string) => boolean
-  readonly addLoan: (userId: string, overrides?: LoanOverrides) => AlmaLoan | undefined
-  readonly addRequest: (userId: string) => AlmaRequest | undefined
-  readonly addFee: (userId: string) => AlmaFee | undefined
 
   readonly faults: () => FaultSettings
   readonly setFaults: (changes: Partial<FaultSettings>) => void

@@ -37,6 +37,7 @@ export type LoanOverrides = Partial<
 
 export interface Institution {
   readonly userIds: () => readonly string[]
+  /** A copy of what the API would serve for the user (loans with `renewable`), or undefined. */
   readonly userData: (userId: string) => AlmaUserData | undefined
   readonly loans: (userId: string) => readonly StoredLoan[] | undefined
   readonly requests: (userId: string) => readonly Stored<AlmaRequest>[] | undefined
@@ -48,6 +49,7 @@ export interface Institution {
   readonly payFee: (userId: string, feeId: string) => boolean
   readonly cancelRequest: (userId: string, requestId: string) => boolean
   readonly deleteUser: (userId: string) => boolean
+  /** False when the id is taken (compared case-insensitively) or empty. */
   readonly addUser: (userId: string) => boolean
   readonly addLoan: (userId: string, overrides?: LoanOverrides) => AlmaLoan | undefined
   readonly addRequest: (userId: string) => AlmaRequest | undefined
