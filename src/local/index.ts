@@ -3,13 +3,7 @@ export { type DynamoDbLocal, type DynamoDbLocalOptions, processExists, startDyna
 export { LAMBDA_ENV_NAMES, type LambdaEnv, type LambdaEnvName } from "./env.js"
 export { freePort, LOOPBACK } from "./freePort.js"
 export { type LambdaContextOptions, lambdaContext } from "./lambdaContext.js"
-export {
-  LocalStackService,
-  LocalStackStartError,
-  localStackLayer,
-  localStackResource,
-  pollerResource
-} from "./layer.js"
+export { LocalStackStartError, localStackResource, pollerResource } from "./layer.js"
 export { CACHE_KEYS, type CacheKey, TABLE_SPECS } from "./names.js"
 export {
   createPoller,

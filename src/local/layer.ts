@@ -1,11 +1,8 @@
-import { Context, Data, Effect, Layer } from "effect"
+import { Data, Effect } from "effect"
 import { createPoller, type PollerOptions } from "./poller.js"
-import { type LocalStack, type LocalStackOptions, startLocalStack } from "./stack.js"
+import { type LocalStackOptions, startLocalStack } from "./stack.js"
 
 export class LocalStackStartError extends Data.TaggedError("LocalStackStartError")<{ readonly cause: unknown }> {}
-
-/** The running local stack as an Effect service. */
-export class LocalStackService extends Context.Service<LocalStackService, LocalStack>()("local/LocalStack") {}
 
 /**
  * The stack as a scoped resource: it is stopped when the scope closes, whether the program succeeded,
@@ -20,9 +17,6 @@ export const localStackResource = (options?: LocalStackOptions) =>
     }),
     (stack) => Effect.promise(() => stack.stop().catch(() => undefined))
   )
-
-export const localStackLayer = (options?: LocalStackOptions): Layer.Layer<LocalStackService, LocalStackStartError> =>
-  Layer.effect(LocalStackService, localStackResource(options))
 
 /** A started poller, stopped (in-flight invocations finished) when the scope closes. */
 export const pollerResource = (options: PollerOptions) =>

@@ -7,31 +7,12 @@ import type { AlmaEndpoint } from "../services/Alma.js"
 import type { AwsClients } from "../services/AwsClients.js"
 import { makeRunObserver } from "./RunObserver.js"
 
-/** How a local run is set up: which Alma, which patrons, how fast. */
-export interface LocalRunOptions {
-  /** The API base including `/almaws/v1`. */
-  readonly almaUrl: string
-  readonly apiKey: string
-  readonly userIds: ReadonlyArray<string>
-  readonly itemRefresh: "queue" | "inline"
-  /** Alma calls per second of the whole local fleet (one shared rate limiter in-process). */
-  readonly almaMaxRps: number
-  /** Concurrent invocations per function, as a Lambda event source's maximum concurrency. */
-  readonly concurrency: number
-  /** Also the functions' timeout: a record never outlives its message's invisibility. */
-  readonly visibilityTimeoutSeconds: number
-  readonly drainTimeout: Duration.Duration
-  /** Where the handlers' JSON log lines and metrics go (the terminal shows progress instead). */
-  readonly logFile?: string | undefined
+/** One refresh on a fresh embedded stack (`lag-buc local`, `npm start`): the pipeline and the refresh. */
+export interface LocalRunOptions extends PipelineOptions, RefreshOptions {
   /** Told where the embedded SQS listens, once it does (so `lag-buc queues` can watch the run). */
   readonly onStarted?: ((sqsEndpoint: string) => void) | undefined
   /** Every item of the four tables, one JSON line each, written before the stack stops. */
   readonly exportFile?: string | undefined
-  /** Extra Lambda environment (e.g. ALMA_TIMEOUT_MS), over the stack's. */
-  readonly environment?: Readonly<Record<string, string>> | undefined
-  readonly onProgress?: ((progress: LocalRunProgress) => void) | undefined
-  /** How often progress is reported. */
-  readonly progressInterval?: Duration.Duration | undefined
 }
 
 export interface ItemTally {
@@ -103,23 +84,32 @@ export const exportTables = Effect.fn("exportTables")(function* (
   return count
 })
 
+/** How the embedded pipeline is set up: which Alma, how fast. */
 export interface PipelineOptions {
-  /** SDK middleware for the handlers' clients (see sdkInstruments.ts). */
-  readonly instrumentClients?: ((clients: AwsClients["Service"]) => void) | undefined
+  /** The API base including `/almaws/v1`. */
   readonly almaUrl: string
   readonly apiKey: string
   readonly itemRefresh: "queue" | "inline"
+  /** Alma calls per second of the whole local fleet (one shared rate limiter in-process). */
   readonly almaMaxRps: number
+  /** Concurrent invocations per function, as a Lambda event source's maximum concurrency. */
   readonly concurrency: number
+  /** Also the functions' timeout: a record never outlives its message's invisibility. */
   readonly visibilityTimeoutSeconds: number
+  /** Where the handlers' JSON log lines and metrics go (the terminal shows progress instead). */
   readonly logFile?: string | undefined
+  /** Extra Lambda environment (e.g. ALMA_TIMEOUT_MS), over the stack's. */
   readonly environment?: Readonly<Record<string, string>> | undefined
+  /** SDK middleware for the handlers' clients (see sdkInstruments.ts). */
+  readonly instrumentClients?: ((clients: AwsClients["Service"]) => void) | undefined
 }
 
+/** One refresh: which patrons, how long to wait for the queues to drain, and progress. */
 export interface RefreshOptions {
   readonly userIds: ReadonlyArray<string>
   readonly drainTimeout: Duration.Duration
   readonly onProgress?: ((progress: LocalRunProgress) => void) | undefined
+  /** How often progress is reported. */
   readonly progressInterval?: Duration.Duration | undefined
 }
 
