@@ -158,8 +158,9 @@ const firstPartySourceMaps = {
 const esbuildOptions = {
   bundle: true,
   platform: "node",
-  // Pinned rather than derived from the runtime so the bench builds the same code as `sls package`.
-  target: "node22",
+  // Lambda's nodejs24.x (serverless.yml's provider.runtime). Pinned rather than derived from the
+  // runtime so the bench builds the same code as `sls package`; test/deploy checks that they agree.
+  target: "node24",
   // effect 4 is published as ESM only, and ESM keeps its (and the AWS SDK's `dist-es`) imports
   // statically analysable, which is what lets tree shaking drop unused modules.
   format: "esm",

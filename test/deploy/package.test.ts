@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
+import serverlessEsbuildConfig from "../../scripts/esbuild.config.cjs"
 import {
   arrayAt,
   at,
@@ -209,12 +210,12 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(at(get(stage).state, "service", "provider", "region")).toBe(region)
   })
 
-  it("runs the four functions on nodejs22.x with deliberate timeouts and memory", () => {
+  it("runs the four functions on nodejs24.x with deliberate timeouts and memory", () => {
     const functions = resourcesOfType(template(), "AWS::Lambda::Function")
     expect(functions.map(([id]) => id).sort()).toEqual(functionNames.map(logicalId).sort())
     for (const name of functionNames) {
       const properties = recordAt(template(), "Resources", logicalId(name), "Properties")
-      expect(properties.Runtime).toBe("nodejs22.x")
+      expect(properties.Runtime).toBe("nodejs24.x")
       expect(properties.Handler).toBe(`src/handlers/${name}.handler`)
       expect(properties.FunctionName).toBe(`lag-buc-${stage}-${name}`)
     }
@@ -436,6 +437,18 @@ const lambdaLikeEnvironment = {
 }
 
 describe("the bundles", () => {
+  it("are built for the Node version the functions run on: esbuild's target follows the runtime", () => {
+    const runtimes = new Set(
+      (["stg", "prod"] as const).flatMap((stage) =>
+        functionNames.map((name) => at(get(stage).template, "Resources", logicalId(name), "Properties", "Runtime"))
+      )
+    )
+    expect([...runtimes]).toEqual(["nodejs24.x"])
+    // What serverless-esbuild builds with, and what bench/bundle.ts builds with.
+    expect(serverlessEsbuildConfig().target).toBe("node24")
+    expect(serverlessEsbuildConfig.esbuildOptions.target).toBe("node24")
+  })
+
   it("load as ES modules in a bare Node process and export a handler function", async () => {
     const directory = await mkdtemp(join(tmpdir(), "lag-buc-bundles-"))
     for (const name of functionNames) {
