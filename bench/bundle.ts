@@ -1,7 +1,10 @@
 // Bundle size and cold-start cost of each Lambda handler, beside a plain handler that only builds
 // the three AWS SDK clients (bench/plain-handler.ts), measured in the same run.
-//   npx tsx bench/bundle.ts [--runs N] [--check]
+//   npx tsx bench/bundle.ts [--runs N] [--check] [--current-node]
 // Prints a table and writes bench/bundle-results.json. --check exits 1 when an aim is missed.
+// The cold starts run on Node 24, the Node of Lambda's nodejs24.x: this process's own Node when it is
+// 24, otherwise the one scripts/node24.ts installs from the npm registry (and when that fails, this
+// process's Node, with a warning). --current-node measures on this process's Node instead.
 // The bundles are built with the very options serverless-esbuild uses (scripts/esbuild.config.cjs)
 // and zipped the way its archiver does (deflate level 1), so the sizes are those `sls package` ships.
 import { spawn } from "node:child_process"
@@ -13,6 +16,7 @@ import { parseArgs } from "node:util"
 import { constants, deflateRawSync } from "node:zlib"
 import { build } from "esbuild"
 import serverlessEsbuildConfig from "../scripts/esbuild.config.cjs"
+import { findNode24, type Node24 } from "../scripts/node24.js"
 
 const MAX_ZIPPED_BYTES = 400 * 1024
 const MAX_INIT_RATIO = 1.3
@@ -38,7 +42,7 @@ const lambdaEnvironment: Record<string, string> = {
   AWS_REGION: "eu-west-2",
   AWS_DEFAULT_REGION: "eu-west-2",
   AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-  AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x",
+  AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
   USER_CACHE_TABLE_NAME: "bench-users",
   LOAN_CACHE_TABLE_NAME: "bench-loans",
   REQUEST_CACHE_TABLE_NAME: "bench-requests",
@@ -111,9 +115,22 @@ interface Sample {
   readonly hook: string
 }
 
-const measureInit = (bundlePath: string): Promise<Sample> =>
+/** The Node the cold starts are measured on (see the top of this file). */
+const initNode = (currentNode: boolean): Node24 => {
+  const current = { path: process.execPath, version: process.version }
+  if (currentNode) return current
+  try {
+    return findNode24()
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`bench: no Node 24 (${reason}); cold starts measured on ${process.version} instead\n`)
+    return current
+  }
+}
+
+const measureInit = (node: Node24, bundlePath: string): Promise<Sample> =>
   new Promise((resolveSample, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", initProbe], {
+    const child = spawn(node.path, ["--input-type=module", "-e", initProbe], {
       env: { PATH: process.env.PATH ?? "", ...lambdaEnvironment, BENCH_BUNDLE_URL: pathToFileURL(bundlePath).href },
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -159,11 +176,16 @@ const round = (value: number, digits: number): number => Number(value.toFixed(di
 
 const main = async (): Promise<void> => {
   const { values } = parseArgs({
-    options: { runs: { type: "string", default: "15" }, check: { type: "boolean", default: false } }
+    options: {
+      runs: { type: "string", default: "15" },
+      check: { type: "boolean", default: false },
+      "current-node": { type: "boolean", default: false }
+    }
   })
   const runs = Number(values.runs)
   if (!Number.isInteger(runs) || runs < 10) throw new Error("--runs must be an integer ≥ 10 (the median needs them)")
 
+  const node = initNode(values["current-node"])
   const outRoot = await mkdtemp(join(tmpdir(), "lag-buc-bench-"))
   try {
     const targets = [...handlers, plain]
@@ -171,13 +193,13 @@ const main = async (): Promise<void> => {
 
     // One discarded round fills the file cache; then the targets take turns, so that drifting
     // machine load spreads over all of them instead of skewing one.
-    for (const item of built) await measureInit(item.bundlePath)
+    for (const item of built) await measureInit(node, item.bundlePath)
     const samples = new Map<string, Sample[]>(built.map((item) => [item.target.name, []]))
     for (let run = 0; run < runs; run++) {
       for (let index = 0; index < built.length; index++) {
         const item = built[(run + index) % built.length]
         if (item === undefined) continue
-        samples.get(item.target.name)?.push(await measureInit(item.bundlePath))
+        samples.get(item.target.name)?.push(await measureInit(node, item.bundlePath))
       }
     }
 
@@ -247,13 +269,15 @@ const main = async (): Promise<void> => {
     console.log(line(header))
     for (const cells of table) console.log(line(cells))
     console.log(
-      `\n${runs} cold starts each (fresh node ${process.version} processes, --enable-source-maps); ` +
+      `\n${runs} cold starts each (fresh node ${node.version} processes, --enable-source-maps); ` +
         `aims: zipped ≤ ${kb(MAX_ZIPPED_BYTES)} KB, init ≤ ${MAX_INIT_RATIO}× plain.`
     )
 
     const results = {
       measuredAt: new Date().toISOString(),
+      // The bench's own Node, and the Node the cold starts ran on.
       node: process.version,
+      initNode: node.version,
       runs,
       zip: "deflate level 1 (serverless-esbuild's archiver default)",
       aims: { maxZippedBytes: MAX_ZIPPED_BYTES, maxInitRatio: MAX_INIT_RATIO },
