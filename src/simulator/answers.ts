@@ -1,5 +1,6 @@
 // What each of the six calls answers, given the institution's current data.
 import { type AlmaError, almaErrors } from "./errors.js"
+import type { ItemEndpoint } from "./itemErrors.js"
 import { type Body, type Format, renderList, renderSingle } from "./render.js"
 import { parsePaging, type Route, wantsActive, wantsRenewable } from "./routes.js"
 import { type Institution, totalSum } from "./store.js"
@@ -9,8 +10,22 @@ export type Reply = { readonly kind: "ok"; readonly body: Body } | { readonly ki
 const ok = (body: Body): Reply => ({ kind: "ok", body })
 const fail = (error: AlmaError): Reply => ({ kind: "error", error })
 
-export const answerRoute = (institution: Institution, route: Route, query: URLSearchParams, format: Format): Reply => {
+/** A test's error answer for one item's GET, if it set one. */
+export type ItemErrorLookup = (endpoint: ItemEndpoint, itemId: string) => AlmaError | undefined
+
+export const answerRoute = (
+  institution: Institution,
+  route: Route,
+  query: URLSearchParams,
+  format: Format,
+  itemError: ItemErrorLookup = () => undefined
+): Reply => {
   const { userId } = route
+  if (route.endpoint === "loan" || route.endpoint === "request" || route.endpoint === "fee") {
+    // Set by a test: answered whether or not the user and the item exist.
+    const error = itemError(route.endpoint, route.itemId)
+    if (error !== undefined) return fail(error)
+  }
   const renewable = wantsRenewable(query)
   switch (route.endpoint) {
     case "loans":

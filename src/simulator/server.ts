@@ -2,9 +2,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { Data, Effect, type Scope } from "effect"
 import { answerRoute, type Reply } from "./answers.js"
+import { type CallHook, describeCall, runHook } from "./calls.js"
 import { type AlmaError, almaErrors, createTrackingIds, jsonErrorBody, xmlErrorBody } from "./errors.js"
 import { createFaults, type Fault, type FaultBurst, type FaultSettings } from "./faults.js"
 import { DEFAULT_SEED } from "./institution.js"
+import { createItemErrors, type ItemEndpoint, type ItemErrorSpec } from "./itemErrors.js"
 import { createLimiter, type Thresholds } from "./limits.js"
 import { createPrng, deriveSeed } from "./prng.js"
 import { type Body, type Format, JSON_TYPE, XML_TYPE } from "./render.js"
@@ -73,6 +75,17 @@ export interface AlmaSimulator extends InstitutionAccess {
 
   readonly stats: () => AlmaSimulatorStats
   readonly resetStats: () => void
+
+  /**
+   * Awaited before the institution answers one of the six calls, once the key, the thresholds and the
+   * faults have let it through (an `undecodable` fault, which truncates the real answer, runs it too), so
+   * it can change the data the call reads. A hook that throws or rejects makes the call answer 500
+   * GENERAL_ERROR, counted as `hookErrors`. `undefined` removes it.
+   */
+  readonly setCallHook: (hook: CallHook | undefined) => void
+  /** The single GET of that item answers this error, whether or not it exists; `undefined` removes it. */
+  readonly setItemError: (endpoint: ItemEndpoint, itemId: string, error: ItemErrorSpec | undefined) => void
+  readonly clearItemErrors: () => void
 }
 
 interface HttpReply {
@@ -122,6 +135,9 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   const faults = createFaults(seed, options.faults ?? {})
   const stats = createStats()
   const trackingId = createTrackingIds(seed)
+  const itemErrors = createItemErrors()
+  let callHook: CallHook | undefined
+  let authenticatedCalls = 0
   const timers = new Set<NodeJS.Timeout>()
 
   const errorBody = (format: Format, error: AlmaError): Body =>
@@ -137,7 +153,11 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     reply.kind === "ok" ? { status: 200, body: reply.body, remaining } : errorReply(format, reply.error, remaining)
 
   // Undefined means: do not answer at all.
-  const faultReply = (fault: Fault, format: Format, real: () => HttpReply): HttpReply | undefined => {
+  const faultReply = async (
+    fault: Fault,
+    format: Format,
+    real: () => Promise<HttpReply>
+  ): Promise<HttpReply | undefined> => {
     const remaining = limiter.remaining()
     switch (fault.kind) {
       case "per-second":
@@ -154,7 +174,7 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
         return errorReply("xml", almaErrors.general(fault.status), remaining)
       case "undecodable": {
         stats.fault("undecodable")
-        const { text } = real().body
+        const { text } = (await real()).body
         // Any strict prefix of a JSON object is invalid JSON.
         return {
           status: 200,
@@ -175,7 +195,7 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   }
 
   // Undefined means: leave the call hanging.
-  const decide = (req: IncomingMessage): HttpReply | undefined => {
+  const decide = async (req: IncomingMessage): Promise<HttpReply | undefined> => {
     const target = parseTarget(req.url ?? "")
     const format: Format = wantsJson(req, target.query) ? "json" : "xml"
     const routed = target.kind === "route" && req.method === "GET"
@@ -187,11 +207,17 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
       stats.count("unauthorized")
       return errorReply(format, almaErrors.unauthorized, limiter.remaining())
     }
-    const real = (remaining: number): HttpReply => {
+    const index = authenticatedCalls++
+    const real = async (remaining: number): Promise<HttpReply> => {
       if (target.kind === "unknown") return errorReply(format, almaErrors.noSuchApi, remaining)
       if (target.kind === "malformed") return errorReply(format, almaErrors.malformedPath, remaining)
       if (!routed) return errorReply(format, almaErrors.methodNotAllowed, remaining)
-      return toReply(format, answerRoute(institution, target.route, target.query, format), remaining)
+      const { route, query } = target
+      if (!(await runHook(callHook, () => describeCall(route, query, index)))) {
+        stats.count("hookErrors")
+        return errorReply(format, almaErrors.general(500), remaining)
+      }
+      return toReply(format, answerRoute(institution, route, query, format, itemErrors.get), remaining)
     }
     const burst = faults.takeBurst()
     if (burst !== undefined) return faultReply(burst, format, () => real(limiter.remaining()))
@@ -209,8 +235,9 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   }
 
   const answer = (req: IncomingMessage, res: ServerResponse): void => {
-    const reply = decide(req)
-    if (reply !== undefined) send(res, reply)
+    void decide(req).then((reply) => {
+      if (reply !== undefined) send(res, reply)
+    })
   }
 
   const server = createServer((req, res) => {
@@ -276,7 +303,12 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     remaining: limiter.remaining,
     resetBudget: limiter.reset,
     stats: stats.snapshot,
-    resetStats: stats.reset
+    resetStats: stats.reset,
+    setCallHook: (hook) => {
+      callHook = hook
+    },
+    setItemError: itemErrors.set,
+    clearItemErrors: itemErrors.clear
   }
 }
 

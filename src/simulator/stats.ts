@@ -13,6 +13,8 @@ export interface AlmaSimulatorStats {
   readonly perSecondThreshold: number
   /** 429 DAILY_THRESHOLD answers, injected ones included. */
   readonly dailyThreshold: number
+  /** Calls answered 500 because the call hook threw or rejected. */
+  readonly hookErrors: number
   readonly faults: {
     readonly serverError: number
     readonly xml: number
@@ -23,7 +25,7 @@ export interface AlmaSimulatorStats {
   readonly faultsInjected: number
 }
 
-type Counter = "unauthorized" | "unrouted" | "perSecondThreshold" | "dailyThreshold"
+type Counter = "unauthorized" | "unrouted" | "perSecondThreshold" | "dailyThreshold" | "hookErrors"
 export type FaultCounter = keyof AlmaSimulatorStats["faults"]
 
 export interface StatsRecorder {
@@ -39,7 +41,7 @@ export const createStats = (): StatsRecorder => {
   const fresh = () => ({
     total: 0,
     byEndpoint: { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 },
-    counters: { unauthorized: 0, unrouted: 0, perSecondThreshold: 0, dailyThreshold: 0 },
+    counters: { unauthorized: 0, unrouted: 0, perSecondThreshold: 0, dailyThreshold: 0, hookErrors: 0 },
     faults: { serverError: 0, xml: 0, undecodable: 0, hang: 0 }
   })
   let state = fresh()

@@ -35,6 +35,18 @@ export type LoanOverrides = Partial<
   >
 >
 
+/**
+ * Values a generated item cannot have, for tests of oversized and out-of-range data. `fields` are merged
+ * over the item (after a loan's overrides), served and shown by `userData`. Each `rawJson` entry is put
+ * into the served JSON verbatim (replacing a generated key of that name), so that a number JavaScript
+ * cannot represent exactly, e.g. `{ big_id: "123456789012345678901" }`, is served digit for digit; it is
+ * not in `userData`. Neither may replace the item's ID.
+ */
+export interface ItemExtra {
+  readonly fields?: Readonly<Record<string, unknown>>
+  readonly rawJson?: Readonly<Record<string, string>>
+}
+
 export interface Institution {
   readonly userIds: () => readonly string[]
   /** A copy of what the API would serve for the user (loans with `renewable`), or undefined. */
@@ -51,30 +63,58 @@ export interface Institution {
   readonly deleteUser: (userId: string) => boolean
   /** False when the id is taken (compared case-insensitively) or empty. */
   readonly addUser: (userId: string) => boolean
-  readonly addLoan: (userId: string, overrides?: LoanOverrides) => AlmaLoan | undefined
-  readonly addRequest: (userId: string) => AlmaRequest | undefined
-  readonly addFee: (userId: string) => AlmaFee | undefined
+  readonly addLoan: (userId: string, overrides?: LoanOverrides, extra?: ItemExtra) => AlmaLoan | undefined
+  readonly addRequest: (userId: string, extra?: ItemExtra) => AlmaRequest | undefined
+  readonly addFee: (userId: string, extra?: ItemExtra) => AlmaFee | undefined
 }
+
+type RawJson = Readonly<Record<string, string>>
 
 const withoutRenewable = (key: string, value: unknown): unknown => (key === "renewable" ? undefined : value)
 
-const storeLoan = (loan: AlmaLoan): StoredLoan => ({
+/** The item's JSON with the `raw` entries inserted verbatim in place of any generated value of that key. */
+const serialise = (item: object, raw: RawJson, replacer?: (key: string, value: unknown) => unknown): string => {
+  const inserted = Object.entries(raw).map(([key, text]) => `${JSON.stringify(key)}:${text}`)
+  if (inserted.length === 0) return JSON.stringify(item, replacer)
+  const kept = JSON.stringify(
+    Object.fromEntries(Object.entries(item).filter(([key]) => !Object.hasOwn(raw, key))),
+    replacer
+  )
+  return kept === "{}" ? `{${inserted.join(",")}}` : `${kept.slice(0, -1)},${inserted.join(",")}}`
+}
+
+const storeLoan = (loan: AlmaLoan, raw: RawJson = {}): StoredLoan => ({
   id: loan.loan_id,
   value: loan,
-  json: JSON.stringify(loan, withoutRenewable),
-  jsonRenewable: JSON.stringify(loan)
+  json: serialise(loan, raw, withoutRenewable),
+  jsonRenewable: serialise(loan, raw)
 })
-const storeRequest = (request: AlmaRequest): Stored<AlmaRequest> => ({
+const storeRequest = (request: AlmaRequest, raw: RawJson = {}): Stored<AlmaRequest> => ({
   id: request.request_id,
   value: request,
-  json: JSON.stringify(request)
+  json: serialise(request, raw)
 })
-const storeFee = (fee: AlmaFee): StoredFee => ({
+const storeFee = (fee: AlmaFee, raw: RawJson = {}): StoredFee => ({
   id: fee.id,
   value: fee,
-  json: JSON.stringify(fee),
+  json: serialise(fee, raw),
   cents: Math.round(fee.balance * 100)
 })
+
+/** The extra's parts, checked: no replaced ID, and every raw value valid JSON text. */
+const checkExtra = (extra: ItemExtra, idKey: string): { readonly fields: object; readonly raw: RawJson } => {
+  const fields = extra.fields ?? {}
+  const raw = extra.rawJson ?? {}
+  if (Object.hasOwn(fields, idKey) || Object.hasOwn(raw, idKey)) throw new RangeError(`extra must not set ${idKey}`)
+  for (const [key, text] of Object.entries(raw)) {
+    try {
+      JSON.parse(text)
+    } catch {
+      throw new RangeError(`rawJson.${key} is not JSON text: ${text.slice(0, 40)}`)
+    }
+  }
+  return { fields, raw }
+}
 
 const find = <T extends { readonly id: string }>(items: readonly T[] | undefined, id: string): Found<T> => {
   if (items === undefined) return { kind: "no-user" }
@@ -102,9 +142,9 @@ export const createInstitution = (options: InstitutionOptions = {}): Institution
   for (const user of generated.users) {
     users.set(user.primaryId, {
       primaryId: user.primaryId,
-      loans: user.loans.map(storeLoan),
-      requests: user.requests.map(storeRequest),
-      fees: user.fees.map(storeFee)
+      loans: user.loans.map((loan) => storeLoan(loan)),
+      requests: user.requests.map((request) => storeRequest(request)),
+      fees: user.fees.map((fee) => storeFee(fee))
     })
     lowerCaseIds.add(user.primaryId.toLowerCase())
   }
@@ -148,23 +188,29 @@ export const createInstitution = (options: InstitutionOptions = {}): Institution
       lowerCaseIds.add(userId.toLowerCase())
       return true
     },
-    addLoan: (userId, overrides = {}) =>
-      add(userId, (record) => {
-        const loan: AlmaLoan = { ...factory.loan(record.primaryId), ...overrides }
-        record.loans.push(storeLoan(loan))
+    addLoan: (userId, overrides = {}, extra = {}) => {
+      const { fields, raw } = checkExtra(extra, "loan_id")
+      return add(userId, (record) => {
+        const loan: AlmaLoan = { ...factory.loan(record.primaryId), ...overrides, ...fields }
+        record.loans.push(storeLoan(loan, raw))
         return structuredClone(loan)
-      }),
-    addRequest: (userId) =>
-      add(userId, (record) => {
-        const request = factory.request(record.primaryId)
-        record.requests.push(storeRequest(request))
+      })
+    },
+    addRequest: (userId, extra = {}) => {
+      const { fields, raw } = checkExtra(extra, "request_id")
+      return add(userId, (record) => {
+        const request: AlmaRequest = { ...factory.request(record.primaryId), ...fields }
+        record.requests.push(storeRequest(request, raw))
         return structuredClone(request)
-      }),
-    addFee: (userId) =>
-      add(userId, (record) => {
-        const fee = factory.fee(record.primaryId)
-        record.fees.push(storeFee(fee))
+      })
+    },
+    addFee: (userId, extra = {}) => {
+      const { fields, raw } = checkExtra(extra, "id")
+      return add(userId, (record) => {
+        const fee: AlmaFee = { ...factory.fee(record.primaryId), ...fields }
+        record.fees.push(storeFee(fee, raw))
         return structuredClone(fee)
       })
+    }
   }
 }

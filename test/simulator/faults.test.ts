@@ -159,6 +159,7 @@ describe("stats", () => {
       unrouted: 1,
       perSecondThreshold: 0,
       dailyThreshold: 0,
+      hookErrors: 0,
       faults: { serverError: 0, xml: 0, undecodable: 0, hang: 0 },
       faultsInjected: 0
     })
