@@ -1,6 +1,7 @@
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Schema } from "effect"
 import type { Outcome } from "../programs/Outcome.js"
+import { describeIssue } from "../schema/describeIssue.js"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
@@ -28,21 +29,11 @@ export interface BatchSpec<Message, R> {
 const reserveFor = (remainingAtStart: Duration.Duration) =>
   Duration.min(Duration.seconds(3), Duration.divideUnsafe(remainingAtStart, 10))
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-// The problem of an undecodable body names the rule it broke, never the body itself.
-const describeIssue = (issue: SchemaIssue.Issue) =>
-  formatter(issue)
-    .issues.slice(0, 3)
-    .map(
-      (i) =>
-        `${i.path === undefined || i.path.length === 0 ? "body" : i.path.map(String).join(".")}: ${i.message.split("\n")[0]}`
-    )
-    .join("; ")
-
 interface RecordReport {
   readonly messageId: string
   readonly fate: Fate
+  /** Items the record's program left unwritten for a rule of their own (each logged with its ID). */
+  readonly skipped: number
 }
 
 export const processBatch =
@@ -92,6 +83,7 @@ export const processBatch =
           succeeded: count("succeeded"),
           discarded: count("discarded"),
           retried: count("retried"),
+          skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
           almaCalls: after.calls - before.calls,
           alma429: after.rateLimited - before.rateLimited
         },
@@ -107,10 +99,11 @@ export const processBatch =
 const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Effect.Effect<RecordReport> => {
   if (Exit.isSuccess(exit)) {
     const outcome = exit.value
+    const skipped = outcome._tag === "Cached" ? (outcome.skipped ?? 0) : 0
     return outcome._tag === "Cached"
       ? Effect.logInfo("record cached").pipe(
-          Effect.annotateLogs({ fate: "succeeded" }),
-          Effect.as(reportOf(record, "succeeded"))
+          Effect.annotateLogs(skipped === 0 ? { fate: "succeeded" } : { fate: "succeeded", skipped }),
+          Effect.as(reportOf(record, "succeeded", skipped))
         )
       : Effect.logInfo("record discarded").pipe(
           Effect.annotateLogs({ fate: "discarded", reason: outcome.reason }),
@@ -130,4 +123,8 @@ const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Eff
   )
 }
 
-const reportOf = (record: SQSRecord, fate: Fate): RecordReport => ({ messageId: record.messageId, fate })
+const reportOf = (record: SQSRecord, fate: Fate, skipped = 0): RecordReport => ({
+  messageId: record.messageId,
+  fate,
+  skipped
+})

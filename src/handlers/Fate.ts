@@ -39,6 +39,11 @@ export const verdictOf = (failure: RecordFailure): FailureVerdict => {
     case "AlmaNotFound":
       // Only reached when the clean-up could not run first: retrying repeats the clean-up.
       return { fate: "retried", level: "Warning" }
+    case "AlmaAmbiguous":
+      // Only reached when the confirmation could not run: nothing was deleted, the retry confirms.
+      return { fate: "retried", level: "Warning" }
+    case "AlmaListMoved":
+      return { fate: "retried", level: "Warning" }
     case "AlmaRateLimited":
       return { fate: "retried", level: failure.threshold === "daily" ? "Error" : "Warning" }
     case "AlmaUnauthorized":
@@ -51,6 +56,7 @@ export const verdictOf = (failure: RecordFailure): FailureVerdict => {
       return { fate: "retried", level: "Error" }
     case "CacheThrottled":
     case "CacheUnavailable":
+    case "CacheConflict":
       return { fate: "retried", level: "Warning" }
     case "QueueSendFailed":
       return { fate: "retried", level: "Warning" }

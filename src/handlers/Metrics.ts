@@ -6,6 +6,8 @@ export interface InvocationMetrics {
   readonly succeeded: number
   readonly discarded: number
   readonly retried: number
+  /** Items skipped within succeeded records (too large for DynamoDB even reduced, unusable IDs). */
+  readonly skipped: number
   readonly almaCalls: number
   readonly alma429: number
 }
@@ -15,6 +17,7 @@ const units: ReadonlyArray<[keyof InvocationMetrics, string]> = [
   ["succeeded", "Succeeded"],
   ["discarded", "Discarded"],
   ["retried", "Retried"],
+  ["skipped", "Skipped"],
   ["almaCalls", "AlmaCalls"],
   ["alma429", "Alma429"]
 ]

@@ -22,6 +22,8 @@ export interface RunObserver {
   /** Records per function and fate (a retried record that later succeeds counts in both). */
   readonly counts: (functionName: string) => ObservedCounts
   readonly discardReasons: ReadonlyMap<string, number>
+  /** Items skipped within succeeded records (each also logged with its ID and rule), all functions. */
+  readonly skipped: () => number
 }
 
 const emptyCounts = (): { succeeded: number; discarded: number; retried: number } => ({
@@ -39,6 +41,7 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const users = new Map<string, { fate: ObservedFate; reason?: string }>()
   const perFunction = new Map<string, { succeeded: number; discarded: number; retried: number }>()
   const discardReasons = new Map<string, number>()
+  let skipped = 0
 
   const keep = (line: string) => {
     if (logFile !== undefined) appendFileSync(logFile, `${line}\n`)
@@ -51,6 +54,7 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     const counts = perFunction.get(functionName) ?? emptyCounts()
     counts[fate]++
     perFunction.set(functionName, counts)
+    if (typeof annotations.skipped === "number") skipped += annotations.skipped
     const reason = text(annotations.reason)
     if (fate === "discarded" && reason !== undefined) discardReasons.set(reason, (discardReasons.get(reason) ?? 0) + 1)
     const userId = text(annotations.userID)
@@ -73,6 +77,7 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     layer: Layer.mergeAll(Logger.layer([logger]), Layer.succeed(Console.Console, console)),
     users,
     counts: (functionName) => ({ ...(perFunction.get(functionName) ?? emptyCounts()) }),
-    discardReasons
+    discardReasons,
+    skipped: () => skipped
   }
 }

@@ -56,6 +56,7 @@ export const summaryTable = (report: LocalRunReport): string => {
     ),
     row("Alma 429 answers", report.alma429),
     row("records retried", report.retried),
+    row("items skipped", report.skipped),
     row(
       "in a DLQ",
       `users ${report.dlq.users}, loans ${report.dlq.loans}, requests ${report.dlq.requests}, fees ${report.dlq.fees}`

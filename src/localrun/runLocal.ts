@@ -45,6 +45,8 @@ export interface LocalRunReport {
   readonly alma429: number
   /** Records retried (reported in batchItemFailures), all functions. */
   readonly retried: number
+  /** Items left unwritten for a rule of their own (too large even reduced, unusable IDs): each is logged. */
+  readonly skipped: number
   readonly durationMs: number
   readonly items: { readonly loans: ItemTally; readonly requests: ItemTally; readonly fees: ItemTally }
   /** Users neither cached, discarded nor in the Users DLQ: must be 0. */
@@ -75,7 +77,8 @@ export const exportTables = Effect.fn("exportTables")(function* (
   let count = 0
   for (const [key, name] of tables) {
     const items = yield* Effect.tryPromise({ try: () => scan(key), catch: failed("export") })
-    for (const item of items) {
+    // What readers see: a tombstone (a deleted record, README "Record layout") is no record.
+    for (const item of items.filter((candidate) => candidate.deleted_at === undefined)) {
       lines += `${JSON.stringify({ table: name, item })}\n`
       count++
     }
@@ -174,6 +177,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
     const before = new Map(functionNames.map((name) => [name, observer.counts(name)]))
     const usersBefore = new Map(observer.users)
     const reasonsBefore = new Map(observer.discardReasons)
+    const skippedBefore = observer.skipped()
     const tally = (name: (typeof functionNames)[number]): ItemTally => {
       const now = observer.counts(name)
       const then = before.get(name) ?? { succeeded: 0, discarded: 0, retried: 0 }
@@ -262,6 +266,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       },
       alma429: final.usage.rateLimited - usageBefore.rateLimited,
       retried: final.progress.retried,
+      skipped: observer.skipped() - skippedBefore,
       durationMs: Date.now() - started,
       items: { loans: final.progress.loans, requests: final.progress.requests, fees: final.progress.fees },
       lost: refreshOptions.userIds.filter((id) => !cached.has(id) && !discarded.has(id) && !deadUsers.has(id)),

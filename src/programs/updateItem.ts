@@ -1,78 +1,138 @@
-import { Clock, Effect } from "effect"
-import { feeRecord, loanRecord, type RecordClock, requestRecord } from "../schema/CacheRecord.js"
-import { isClosedFee } from "../schema/Fee.js"
+import { Clock, Effect, Option } from "effect"
+import { cacheKeyOf, feeRecord, loanRecord, type RecordClock, requestRecord } from "../schema/CacheRecord.js"
+import { type Fee, isClosedFee } from "../schema/Fee.js"
 import type { ItemKind } from "../schema/ItemKind.js"
-import { isClosedLoan } from "../schema/Loan.js"
+import { isClosedLoan, type Loan } from "../schema/Loan.js"
 import type { FeeMessage, LoanMessage, RequestMessage } from "../schema/QueueMessage.js"
-import { isClosedRequest } from "../schema/Request.js"
+import { isClosedRequest, type Request } from "../schema/Request.js"
 import { Alma } from "../services/Alma.js"
-import type { AlmaError } from "../services/AlmaError.js"
+import type { AlmaAmbiguous, AlmaError } from "../services/AlmaError.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { type CacheRecord, CacheStore } from "../services/CacheStore.js"
+import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
 import { forgetItem, forgetUser } from "./forget.js"
-import { cached, discarded, type Outcome } from "./Outcome.js"
+import { cachedSkipping, discarded, type Outcome } from "./Outcome.js"
+import { putItems } from "./putItems.js"
 
 /**
  * The three item programs: read one item from Alma and write its record. When Alma no longer has it
  * (returned, cancelled, paid) the message is discarded and the record and its ID leave the cache.
  */
 
+/** How one kind of item is read, recognised as closed and recorded. */
+interface ItemSource<Item> {
+  readonly kind: ItemKind
+  readonly one: (userId: string, itemId: string) => Effect.Effect<Item, AlmaError>
+  /** The user's active list: where an absence is confirmed when the single GET proved nothing. */
+  readonly list: (userId: string) => Effect.Effect<ReadonlyArray<Item>, AlmaError>
+  readonly idOf: (item: Item) => string
+  readonly isClosed: (item: Item) => boolean
+  readonly toRecord: (item: Item, userId: string, clock: RecordClock) => ItemRecord
+}
+
 /**
  * Reads the item and writes its record; an item Alma no longer has, or has only as closed, leaves
- * the cache. A user Alma no longer knows leaves it whole.
+ * the cache. A user Alma no longer knows leaves it whole. An answer that proves nothing (401652,
+ * 60258 is a key problem and never reaches here) is checked against the user's active list, which
+ * costs the list's calls (1 + pages for loans and requests, 1 for fees): present, the item is cached
+ * from it; absent, it goes.
  */
-const refreshItem = <Item, R>(
-  kind: ItemKind,
-  userId: string,
-  itemId: string,
-  read: Effect.Effect<Item, AlmaError, R>,
-  isClosed: (item: Item) => boolean,
-  toRecord: (item: Item, clock: RecordClock) => CacheRecord
-) =>
+const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: string) =>
   Effect.gen(function* () {
-    const store = yield* CacheStore
     const config = yield* AppConfig
     // When Alma is asked, not when it answers: a slow read must not overwrite a newer refresh.
     const clock: RecordClock = { now: yield* Clock.currentTimeMillis, expiry: config.expiry }
-    const item = yield* read
-    if (isClosed(item)) {
-      yield* forgetItem(kind, userId, itemId)
-      return discarded(`${kind}-not-found`)
-    }
-    yield* store.put(toRecord(item, clock))
-    return cached
-  }).pipe(
-    Effect.catchTag("AlmaNotFound", (notFound) =>
-      notFound.entity === "user"
-        ? forgetUser(userId).pipe(Effect.as<Outcome>(discarded("user-not-found")))
-        : forgetItem(kind, userId, itemId).pipe(Effect.as<Outcome>(discarded(`${kind}-not-found`)))
+    const forget = forgetItem(source.kind, userId, itemId, clock.now).pipe(
+      Effect.as<Outcome>(discarded(`${source.kind}-not-found`))
     )
-  )
+    const cache = (item: Item) =>
+      source.isClosed(item)
+        ? forget
+        : putItems([source.toRecord(item, userId, clock)]).pipe(
+            Effect.tap(() => unlessListedSince(source.kind, userId, itemId, clock.now)),
+            Effect.map(cachedSkipping)
+          )
+
+    const confirm = (ambiguous: AlmaAmbiguous) =>
+      Effect.logWarning("Alma's answer proves nothing about the item: confirming from the user's list").pipe(
+        Effect.annotateLogs({ code: ambiguous.code, status: ambiguous.status, trackingId: ambiguous.trackingId ?? "" }),
+        Effect.andThen(source.list(userId)),
+        Effect.flatMap((items) => {
+          const listed = items.find((item) => source.idOf(item) === itemId)
+          return listed === undefined ? forget : cache(listed)
+        })
+      )
+
+    return yield* source.one(userId, itemId).pipe(
+      Effect.flatMap(cache),
+      Effect.catchTag("AlmaAmbiguous", confirm),
+      Effect.catchTag("AlmaNotFound", (notFound) =>
+        notFound.entity === "user"
+          ? forgetUser(userId, clock.now).pipe(Effect.as<Outcome>(discarded("user-not-found")))
+          : forget
+      )
+    )
+  })
+
+/**
+ * After the item was written from what Alma said at `askedAt`: a refresh of its user that asked Alma
+ * later, and does not list it, proves it gone since (nobody else has a tombstone for it, as no refresh
+ * ever listed it). It is deleted at that refresh's time, so the older knowledge does not stay.
+ */
+const unlessListedSince = (kind: ItemKind, userId: string, itemId: string, askedAt: number) =>
+  Effect.gen(function* () {
+    const store = yield* CacheStore
+    const user = yield* store.getUser(cacheKeyOf(userId))
+    if (Option.isNone(user)) return
+    const since = user.value.cachedAt
+    if (since !== undefined && since > askedAt && !user.value.lists[kind].includes(itemId)) {
+      yield* store.tombstone(kind, [itemId], since)
+    }
+  })
 
 export const updateLoan = Effect.fn("updateLoan")(function* ({ userID, loanID }: LoanMessage) {
   const alma = yield* Alma
-  return yield* refreshItem("loan", userID, loanID, alma.loan(userID, loanID), isClosedLoan, (loan, clock) => ({
-    kind: "loan",
-    record: loanRecord(loan, userID, clock)
-  }))
+  return yield* refreshItem<Loan>(
+    {
+      kind: "loan",
+      one: alma.loan,
+      list: alma.loans,
+      idOf: (loan) => loan.loan_id,
+      isClosed: isClosedLoan,
+      toRecord: (loan, userId, clock) => ({ kind: "loan", record: loanRecord(loan, userId, clock) })
+    },
+    userID,
+    loanID
+  )
 })
 
 export const updateRequest = Effect.fn("updateRequest")(function* ({ userID, requestID }: RequestMessage) {
   const alma = yield* Alma
-  return yield* refreshItem(
-    "request",
+  return yield* refreshItem<Request>(
+    {
+      kind: "request",
+      one: alma.request,
+      list: alma.requests,
+      idOf: (request) => request.request_id,
+      isClosed: isClosedRequest,
+      toRecord: (request, userId, clock) => ({ kind: "request", record: requestRecord(request, userId, clock) })
+    },
     userID,
-    requestID,
-    alma.request(userID, requestID),
-    isClosedRequest,
-    (request, clock) => ({ kind: "request", record: requestRecord(request, userID, clock) })
+    requestID
   )
 })
 
 export const updateFee = Effect.fn("updateFee")(function* ({ userID, feeID }: FeeMessage) {
   const alma = yield* Alma
-  return yield* refreshItem("fee", userID, feeID, alma.fee(userID, feeID), isClosedFee, (fee, clock) => ({
-    kind: "fee",
-    record: feeRecord(fee, userID, clock)
-  }))
+  return yield* refreshItem<Fee>(
+    {
+      kind: "fee",
+      one: alma.fee,
+      list: alma.fees,
+      idOf: (fee) => fee.id,
+      isClosed: isClosedFee,
+      toRecord: (fee, userId, clock) => ({ kind: "fee", record: feeRecord(fee, userId, clock) })
+    },
+    userID,
+    feeID
+  )
 })

@@ -10,10 +10,17 @@ import {
 import { type ItemKind, itemKindSpec, itemKinds } from "../schema/ItemKind.js"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { type CacheRecord, CacheStore } from "../services/CacheStore.js"
+import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
 import { Queues } from "../services/Queues.js"
-import { forgetUser } from "./forget.js"
-import { cached, discarded } from "./Outcome.js"
+import { forgetUser, listedIds } from "./forget.js"
+import { cached, cachedSkipping, discarded } from "./Outcome.js"
+import { putItems } from "./putItems.js"
+
+/**
+ * How many times a refresh starts over when another writer changed the user record while it ran
+ * (CacheConflict); after that the message is retried by SQS.
+ */
+export const refreshAttempts = 3
 
 /**
  * Refreshes one patron: reads every loan, request and fee from Alma, deletes the records of items
@@ -21,12 +28,34 @@ import { cached, discarded } from "./Outcome.js"
  * as the original did) or, with ITEM_REFRESH=inline, writes the item records straight from the lists.
  */
 export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
+  // Items an attempt wrote from what Alma told it: if another writer's change makes the refresh start
+  // over and Alma no longer lists one of them, it goes too (else it would stay, listed nowhere).
+  const written: Record<ItemKind, Set<string>> = { loan: new Set(), request: new Set(), fee: new Set() }
+  return yield* refreshOnce(userId, written).pipe(
+    Effect.retry({ times: refreshAttempts - 1, while: (error) => error._tag === "CacheConflict" })
+  )
+})
+
+const refreshOnce = Effect.fn("updateUser.attempt")(function* (
+  userId: string,
+  written: Record<ItemKind, Set<string>>
+) {
   const alma = yield* Alma
   const store = yield* CacheStore
   const config = yield* AppConfig
-  // The refresh's time is when Alma is asked, not when it answers: a slow read must not win over a
-  // faster, newer one (records are only written over older `cached_at`).
+  const key = cacheKeyOf(userId)
+
+  // The user record is read before Alma is asked: every ID it lists was there before our knowledge,
+  // so an ID missing from Alma's lists has left Alma; and the record is written back only over this
+  // very state, so that another writer's change in between is never undone (the write conflicts and
+  // the refresh starts over).
+  const previous = yield* store.getUser(key)
+  // The refresh's time is when Alma is asked, not when it answers: records are written, and deleted,
+  // only over older `cached_at`, so a slow refresh never wins over a newer one.
   const clock: RecordClock = { now: yield* Clock.currentTimeMillis, expiry: config.expiry }
+  // A refresh on a container whose clock runs ahead wrote it after our read began: it is as fresh as
+  // ours would be, and ours must not prune it.
+  if (Option.isSome(previous) && (previous.value.cachedAt ?? 0) > clock.now) return cached
 
   const lists = yield* Effect.all(
     { loan: alma.loans(userId), request: alma.requests(userId), fee: alma.fees(userId) },
@@ -39,7 +68,7 @@ export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
     )
   )
   if (Option.isNone(lists)) {
-    yield* forgetUser(userId)
+    yield* forgetUser(userId, clock.now)
     return discarded("user-not-found")
   }
   const { loan: loans, request: requests, fee: fees } = lists.value
@@ -49,36 +78,32 @@ export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
     fee: fees.map((fee) => fee.id)
   }
 
-  const previous = yield* store.getUser(cacheKeyOf(userId))
-  // A newer refresh of this user got there first: its lists are the truth, ours must not prune them.
-  if (Option.isSome(previous) && (previous.value.cached_at ?? 0) > clock.now) return cached
-
   // Stale items go before the user record is rewritten: if anything below fails, the retry still
-  // finds them in the previous record. An ID that left Alma's lists does not come back, so deleting
-  // first is safe.
-  if (Option.isSome(previous)) {
-    yield* Effect.forEach(
-      itemKinds,
-      (kind) => {
-        const current = new Set(ids[kind])
-        const stale = previous.value[itemKindSpec[kind].userList].filter((id) => !current.has(id))
-        return stale.length === 0 ? Effect.void : store.delete(kind, stale)
-      },
-      { concurrency: "unbounded", discard: true }
-    )
-  }
+  // finds them in the previous record. An ID that left Alma's lists does not come back.
+  const listed = Option.isSome(previous) ? yield* listedIds(previous.value) : undefined
+  yield* Effect.forEach(
+    itemKinds,
+    (kind) => {
+      const current = new Set(ids[kind])
+      const stale = [...(listed?.ids[kind] ?? []), ...written[kind]].filter((id) => !current.has(id))
+      return stale.length === 0 ? Effect.void : store.tombstone(kind, stale, clock.now)
+    },
+    { concurrency: "unbounded", discard: true }
+  )
 
+  let skipped = listed?.skipped ?? 0
   if (config.itemRefresh === "inline") {
     // Items before the user record, so that it never lists an item that is not there yet.
-    const records: ReadonlyArray<CacheRecord> = [
+    const records: ReadonlyArray<ItemRecord> = [
       ...loans.map((loan) => ({ kind: "loan" as const, record: loanRecord(loan, userId, clock) })),
       ...requests.map((request) => ({ kind: "request" as const, record: requestRecord(request, userId, clock) })),
       ...fees.map((fee) => ({ kind: "fee" as const, record: feeRecord(fee, userId, clock) }))
     ]
-    yield* Effect.forEach(records, store.put, { concurrency: 10, discard: true })
+    for (const kind of itemKinds) for (const id of ids[kind]) written[kind].add(id)
+    skipped += yield* putItems(records)
   }
 
-  yield* store.put({ kind: "user", record: userRecord(userId, ids, clock) })
+  yield* store.putUser(userRecord(userId, ids, clock), previous)
 
   if (config.itemRefresh === "queue" && config.queues !== undefined) {
     const queues = yield* Queues
@@ -93,5 +118,5 @@ export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
       { concurrency: "unbounded", discard: true }
     )
   }
-  return cached
+  return cachedSkipping(skipped)
 })

@@ -2,14 +2,18 @@ import { Context, Duration, Effect, Layer, Redacted, Schedule, Schema } from "ef
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { parseAlmaError } from "../schema/AlmaErrorBody.js"
+import { parseAlmaJson } from "../schema/AlmaJson.js"
+import { describeIssue } from "../schema/describeIssue.js"
 import { Fee, FeeList } from "../schema/Fee.js"
 import { Loan, LoanPage } from "../schema/Loan.js"
 import { Request, RequestPage } from "../schema/Request.js"
 import { AlmaApiKey } from "./AlmaApiKey.js"
 import {
+  AlmaAmbiguous,
   AlmaBadResponse,
   type AlmaEntity,
   type AlmaError,
+  AlmaListMoved,
   AlmaNotFound,
   AlmaRateLimited,
   AlmaUnauthorized,
@@ -51,15 +55,18 @@ export class Alma extends Context.Service<
 
 /** Alma's maximum page size; its default (10) silently truncated patrons in the original service. */
 export const pageSize = 100
+/** Each page after the first starts at the last item of the one before: they must agree there. */
+const pageStep = pageSize - 1
 
 const maxBackOff = Duration.seconds(5)
 
-// 401890 is listed by Ex Libris as "User with identifier … not found" on some endpoints.
+// The only answers that prove something gone (ALMA-API.md "Errors"): 401890 is listed by Ex Libris as
+// "User with identifier … not found" on some endpoints; 401665 is documented on GET /fees/{fee_id}.
 const userNotFoundCodes = new Set(["401861", "401890"])
-const itemNotFoundCodes: Record<"request" | "fee", ReadonlySet<string>> = {
-  request: new Set(["401694"]),
-  fee: new Set(["401665"])
-}
+const feeNotFoundCode = "401665"
+// A key or profile problem (60258: the API restricted profile is not valid): never a reason to
+// discard, always an operator's to fix.
+const unauthorizedCodes = new Set(["UNAUTHORIZED", "INVALID_REQUEST", "FORBIDDEN", "60258"])
 
 /** Whose answer this is: decides how a 400 reads. */
 interface Target {
@@ -71,7 +78,11 @@ interface Target {
 
 const excerptOf = (body: string) => body.replace(/\s+/g, " ").trim().slice(0, 160)
 
-/** Turns a non-2xx answer into the typed error that decides the message's fate. */
+/**
+ * Turns a non-2xx answer into the typed error that decides the message's fate. Deleting is the one
+ * irreversible act: only the proven not-found codes become `AlmaNotFound`; any other 400 on a
+ * single item is `AlmaAmbiguous`, whose absence the program confirms before it deletes anything.
+ */
 export const classifyFailure = (target: Target, status: number, body: string): AlmaError => {
   const detail = parseAlmaError(body)
   const code = detail?.code
@@ -82,22 +93,16 @@ export const classifyFailure = (target: Target, status: number, body: string): A
   if (status >= 500) {
     return new AlmaUnavailable({ reason: "server", status, ...(code === undefined ? {} : { code }), ...tracking })
   }
-  if (
-    status === 401 ||
-    status === 403 ||
-    code === "UNAUTHORIZED" ||
-    code === "INVALID_REQUEST" ||
-    code === "FORBIDDEN"
-  ) {
+  if (status === 401 || status === 403 || (code !== undefined && unauthorizedCodes.has(code))) {
     return new AlmaUnauthorized({ status, code: code ?? String(status), ...tracking })
   }
   if (status === 400 && code !== undefined) {
     if (userNotFoundCodes.has(code)) return new AlmaNotFound({ entity: "user", id: target.userId, code, ...tracking })
     const item = target.item
-    // Alma's code for a missing loan is unverified (401652 or 401823): an error list on a single-loan
-    // GET means the loan is not there to cache.
-    if (item !== undefined && (item.entity === "loan" || itemNotFoundCodes[item.entity].has(code))) {
-      return new AlmaNotFound({ entity: item.entity, id: item.id, code, ...tracking })
+    if (item !== undefined) {
+      return item.entity === "fee" && code === feeNotFoundCode
+        ? new AlmaNotFound({ entity: "fee", id: item.id, code, ...tracking })
+        : new AlmaAmbiguous({ entity: item.entity, id: item.id, status, code, ...tracking })
     }
   }
   return new AlmaBadResponse({
@@ -198,10 +203,12 @@ const make = Effect.gen(function* () {
     )
 
   /**
-   * Every page of a list. If the list moved while it was read (a loan returned or renewed between two
-   * pages shifts the others across a page boundary), an item could be missed and then deleted from
-   * the cache as stale: the pages must agree on the total and hold exactly that many items, or the
-   * list is read once more, and then the refresh fails (to be retried) rather than cache a torn list.
+   * Every page of a list, never torn. A loan returned or borrowed between two page reads shifts the
+   * others across a page boundary, and an item that shifts onto a page already read would be missed,
+   * then deleted as stale. So, whatever Alma's sort order: each page starts at the last item of the
+   * one before and must agree with it there; every page must give the same total; the distinct IDs
+   * must number exactly that total; and a list of several pages has its first page read again at the
+   * end, unchanged. A list that moved is read once more, then the refresh fails (to be retried).
    */
   const listAll = <Item extends Record<string, unknown>, Page>(
     target: Target,
@@ -213,25 +220,27 @@ const make = Effect.gen(function* () {
     extraParams: Record<string, string> = {}
   ) => {
     const page = (offset: number) =>
-      get(target, path, schema, { ...extraParams, limit: String(pageSize), offset: String(offset) })
+      get(target, path, schema, { ...extraParams, limit: String(pageSize), offset: String(offset) }).pipe(
+        Effect.map((answer) => ({ offset, total: totalOf(answer), items: itemsOf(answer) ?? [] }))
+      )
     const readOnce = Effect.gen(function* () {
       const first = yield* page(0)
-      const total = totalOf(first)
       const offsets: Array<number> = []
-      for (let offset = pageSize; offset < total; offset += pageSize) offsets.push(offset)
+      for (let offset = pageStep; offset < first.total - 1; offset += pageStep) offsets.push(offset)
       const rest = yield* Effect.forEach(offsets, page, { concurrency: 2 })
-      const items = new Map<string, Item>()
-      for (const answer of [first, ...rest]) for (const item of itemsOf(answer) ?? []) items.set(idOf(item), item)
-      const consistent = rest.every((answer) => totalOf(answer) === total) && items.size === total
-      return { items: [...items.values()], consistent }
+      const again = rest.length === 0 ? first : yield* page(0)
+      return { pages: [first, ...rest], movement: movementIn([first, ...rest], again, idOf) }
     })
     return readOnce.pipe(
-      Effect.flatMap((read) => (read.consistent ? Effect.succeed(read) : readOnce)),
-      Effect.flatMap((read) =>
-        read.consistent
-          ? Effect.succeed(read.items)
-          : Effect.fail(new AlmaUnavailable({ reason: "server", detail: "the list changed while it was paged" }))
-      )
+      Effect.flatMap((read) => (read.movement === undefined ? Effect.succeed(read) : readOnce)),
+      Effect.flatMap((read) => {
+        if (read.movement !== undefined) {
+          return Effect.fail(new AlmaListMoved({ endpoint: target.endpoint, detail: read.movement }))
+        }
+        const items = new Map<string, Item>()
+        for (const answer of read.pages) for (const item of answer.items) items.set(idOf(item), item)
+        return Effect.succeed([...items.values()])
+      })
     )
   }
 
@@ -275,8 +284,23 @@ const make = Effect.gen(function* () {
       )
     }),
     fees: Effect.fn("Alma.fees")(function* (userId: string) {
-      const list = yield* get({ endpoint: "fees", userId }, `${user(userId)}/fees`, FeeList)
-      return list.fee ?? []
+      // One answer, no paging; a duplicate is dropped, and a count that disagrees with the list is
+      // read again, then fails the refresh rather than delete a fee as stale.
+      const readOnce = get({ endpoint: "fees", userId }, `${user(userId)}/fees`, FeeList).pipe(
+        Effect.map((list) => {
+          const fees = new Map((list.fee ?? []).map((fee) => [fee.id, fee]))
+          const movement =
+            fees.size === list.total_record_count
+              ? undefined
+              : `total_record_count ${list.total_record_count}, ${fees.size} distinct fees`
+          return { fees: [...fees.values()], movement }
+        })
+      )
+      const read = yield* readOnce.pipe(
+        Effect.flatMap((first) => (first.movement === undefined ? Effect.succeed(first) : readOnce))
+      )
+      if (read.movement !== undefined) return yield* new AlmaListMoved({ endpoint: "fees", detail: read.movement })
+      return read.fees
     }),
     fee: Effect.fn("Alma.fee")(function* (userId: string, feeId: string) {
       return yield* get(
@@ -301,15 +325,12 @@ const readAnswer = <S extends Schema.Top & { readonly DecodingServices: never }>
 ): Effect.Effect<S["Type"], AlmaError> => {
   if (response.status < 200 || response.status >= 300)
     return Effect.fail(classifyFailure(target, response.status, body))
-  return Schema.decodeUnknownEffect(Schema.fromJsonString(schema))(body).pipe(
-    Effect.mapError(
-      () =>
-        new AlmaBadResponse({
-          endpoint: target.endpoint,
-          status: response.status,
-          ...trackingOf(body),
-          excerpt: excerptOf(body)
-        })
+  // A 2xx body is a patron's record: what was wrong with it is logged, never any of its content.
+  const unreadable = (problem: string) =>
+    new AlmaBadResponse({ endpoint: target.endpoint, status: response.status, ...trackingOf(body), problem })
+  return Effect.try({ try: () => parseAlmaJson(body), catch: () => unreadable("the body is not JSON") }).pipe(
+    Effect.flatMap((json) =>
+      Schema.decodeUnknownEffect(schema)(json).pipe(Effect.mapError((error) => unreadable(describeIssue(error.issue))))
     )
   )
 }
@@ -317,4 +338,44 @@ const readAnswer = <S extends Schema.Top & { readonly DecodingServices: never }>
 const trackingOf = (body: string) => {
   const trackingId = parseAlmaError(body)?.trackingId
   return trackingId === undefined ? {} : { trackingId }
+}
+
+interface ReadPage<Item> {
+  readonly offset: number
+  readonly total: number
+  readonly items: ReadonlyArray<Item>
+}
+
+/** What shows that a list moved while it was paged, or undefined when nothing does. */
+const movementIn = <Item>(
+  pages: ReadonlyArray<ReadPage<Item>>,
+  firstAgain: ReadPage<Item>,
+  idOf: (item: Item) => string
+): string | undefined => {
+  const [first] = pages
+  if (first === undefined) return undefined
+  const total = first.total
+  const ids = new Set<string>()
+  for (const [index, page] of pages.entries()) {
+    if (page.total !== total)
+      return `total_record_count ${total} on the first page, ${page.total} at offset ${page.offset}`
+    const expected = Math.min(pageSize, Math.max(0, total - page.offset))
+    if (page.items.length !== expected)
+      return `${page.items.length} items at offset ${page.offset}, ${expected} expected`
+    const before = pages[index - 1]
+    if (before !== undefined) {
+      const last = before.items[before.items.length - 1]
+      const boundary = page.items[0]
+      if (last === undefined || boundary === undefined || idOf(last) !== idOf(boundary)) {
+        return `the pages at offsets ${before.offset} and ${page.offset} disagree at their shared item`
+      }
+    }
+    for (const item of page.items) ids.add(idOf(item))
+  }
+  if (ids.size !== total) return `total_record_count ${total}, ${ids.size} distinct items`
+  const again = firstAgain.items.map(idOf).join("\n")
+  if (firstAgain.total !== total || again !== first.items.map(idOf).join("\n")) {
+    return "the first page changed while the others were read"
+  }
+  return undefined
 }

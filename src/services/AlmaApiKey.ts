@@ -1,5 +1,5 @@
 import { GetParameterCommand } from "@aws-sdk/client-ssm"
-import { Context, Effect, Exit, Layer, Redacted } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Redacted, Ref } from "effect"
 import { AlmaApiKeyUnavailable } from "./AlmaError.js"
 import { AppConfig } from "./AppConfig.js"
 import { AwsClients } from "./AwsClients.js"
@@ -13,16 +13,28 @@ export class AlmaApiKey extends Context.Service<
   AlmaApiKey,
   {
     readonly get: Effect.Effect<Redacted.Redacted<string>, AlmaApiKeyUnavailable>
-    /** After Alma refused the key: the next call reads the parameter again. */
+    /**
+     * After Alma refused the key: the next call reads the parameter again, at most once per recheck
+     * period (a wrong key fails every message; SSM is not read for each of them).
+     */
     readonly invalidate: Effect.Effect<void>
   }
 >()("lag-buc/services/AlmaApiKey") {
   /** Caches what `read` returns; `read` is the only part that differs between SSM and a test. */
   static readonly make = Effect.fnUntraced(function* (
     read: Effect.Effect<string, AlmaApiKeyUnavailable>,
-    ttl: Parameters<typeof Effect.cachedInvalidateWithTTL>[1]
+    ttl: Parameters<typeof Effect.cachedInvalidateWithTTL>[1],
+    recheck: Duration.Duration = Duration.zero
   ) {
-    const [get, invalidate] = yield* Effect.cachedInvalidateWithTTL(read.pipe(Effect.map(Redacted.make)), ttl)
+    const [get, invalidateNow] = yield* Effect.cachedInvalidateWithTTL(read.pipe(Effect.map(Redacted.make)), ttl)
+    const lastInvalidated = yield* Ref.make<number | undefined>(undefined)
+    const invalidate = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const due = yield* Ref.modify(lastInvalidated, (last) =>
+        last === undefined || now - last >= Duration.toMillis(recheck) ? [true, now] : [false, last]
+      )
+      if (due) yield* invalidateNow
+    })
     return AlmaApiKey.of({ get, invalidate })
   })
 
@@ -52,7 +64,7 @@ export class AlmaApiKey extends Context.Service<
         }),
         Effect.withSpan("AlmaApiKey.read")
       )
-      return yield* AlmaApiKey.make(read, (exit) => (Exit.isSuccess(exit) ? source.ttl : 0))
+      return yield* AlmaApiKey.make(read, (exit) => (Exit.isSuccess(exit) ? source.ttl : 0), source.recheck)
     })
   )
 }

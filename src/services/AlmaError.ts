@@ -17,6 +17,30 @@ export class AlmaNotFound extends Schema.TaggedError<AlmaNotFound>()("AlmaNotFou
   trackingId: Schema.optionalKey(Schema.String)
 }) {}
 
+/**
+ * A single-item GET answered with an error that does not prove the item gone (401652 General Error,
+ * 401823, 401694 and any other code but the proven not-found ones, ALMA-API.md "Errors"). Deleting
+ * on it could empty the cache under a misconfigured key, so the program confirms the item's absence
+ * from the user's active list before anything leaves the cache.
+ */
+export class AlmaAmbiguous extends Schema.TaggedError<AlmaAmbiguous>()("AlmaAmbiguous", {
+  entity: Schema.Literals(["loan", "request", "fee"]),
+  id: Schema.String,
+  status: Schema.Number,
+  code: Schema.String,
+  trackingId: Schema.optionalKey(Schema.String)
+}) {}
+
+/**
+ * A list moved while it was paged (an item returned or borrowed between two page reads), read again
+ * and still moving: the refresh fails, to be retried, rather than cache a torn list.
+ */
+export class AlmaListMoved extends Schema.TaggedError<AlmaListMoved>()("AlmaListMoved", {
+  endpoint: Schema.String,
+  /** What gave the movement away, for an operator. */
+  detail: Schema.String
+}) {}
+
 /** HTTP 429. Per second: retried in-process with back-off first. Daily: never retried in-process. */
 export class AlmaRateLimited extends Schema.TaggedError<AlmaRateLimited>()("AlmaRateLimited", {
   threshold: Schema.Literals(["per-second", "daily"]),
@@ -46,8 +70,13 @@ export class AlmaBadResponse extends Schema.TaggedError<AlmaBadResponse>()("Alma
   status: Schema.Number,
   code: Schema.optionalKey(Schema.String),
   trackingId: Schema.optionalKey(Schema.String),
-  /** The first characters of the body, enough to recognise it, too few to leak a record. */
-  excerpt: Schema.String
+  /**
+   * An error answer's first characters, enough to recognise it. Never set for a 2xx answer: that body
+   * is a patron's record (titles, authors), so only `problem` says what was wrong with it.
+   */
+  excerpt: Schema.optionalKey(Schema.String),
+  /** Where and how a 2xx answer broke its schema (path and rule), never its content. */
+  problem: Schema.optionalKey(Schema.String)
 }) {}
 
 /** The API key could not be read from SSM. */
@@ -58,6 +87,8 @@ export class AlmaApiKeyUnavailable extends Schema.TaggedError<AlmaApiKeyUnavaila
 
 export type AlmaError =
   | AlmaNotFound
+  | AlmaAmbiguous
+  | AlmaListMoved
   | AlmaRateLimited
   | AlmaUnauthorized
   | AlmaUnavailable

@@ -23,6 +23,7 @@ export const EnvironmentSchema = Schema.Struct({
   ALMA_API_KEY_NAME: Schema.optionalKey(Text),
   ALMA_API_KEY: Schema.optionalKey(Text),
   ALMA_API_KEY_TTL_SECONDS: Schema.optionalKey(PositiveInt),
+  ALMA_API_KEY_RECHECK_SECONDS: Schema.optionalKey(PositiveInt),
   ALMA_TIMEOUT_MS: Schema.optionalKey(PositiveInt),
   ALMA_MAX_RPS: Schema.optionalKey(PositiveNumber),
   ALMA_RETRY_BASE_MS: Schema.optionalKey(PositiveInt),
@@ -55,7 +56,13 @@ export type Environment = typeof EnvironmentSchema.Type
 
 /** Where the Alma API key comes from: SSM in AWS, or given directly for local runs. */
 export type AlmaKeySource =
-  | { readonly _tag: "Parameter"; readonly name: string; readonly ttl: Duration.Duration }
+  | {
+      readonly _tag: "Parameter"
+      readonly name: string
+      readonly ttl: Duration.Duration
+      /** After Alma refuses the key, SSM is read again at most once per this period. */
+      readonly recheck: Duration.Duration
+    }
   | { readonly _tag: "Direct"; readonly key: Redacted.Redacted<string> }
 
 export interface AwsSettings {
@@ -132,7 +139,8 @@ const toSettings = (env: Environment): Settings => {
           : {
               _tag: "Parameter",
               name: env.ALMA_API_KEY_NAME ?? "",
-              ttl: seconds(env.ALMA_API_KEY_TTL_SECONDS, Duration.minutes(15))
+              ttl: seconds(env.ALMA_API_KEY_TTL_SECONDS, Duration.minutes(15)),
+              recheck: seconds(env.ALMA_API_KEY_RECHECK_SECONDS, Duration.minutes(1))
             },
       timeout: Duration.millis(env.ALMA_TIMEOUT_MS ?? 10_000),
       maxCallsPerSecond: env.ALMA_MAX_RPS ?? 10,

@@ -1,40 +1,74 @@
 import {
-  BatchWriteItemCommand,
-  type BatchWriteItemCommandOutput,
+  type AttributeValue,
   GetItemCommand,
   PutItemCommand,
-  UpdateItemCommand,
-  type WriteRequest
+  type PutItemCommandInput,
+  UpdateItemCommand
 } from "@aws-sdk/client-dynamodb"
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
-import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
-import { type FeeRecord, type LoanRecord, type RequestRecord, UserRecord } from "../schema/CacheRecord.js"
-import { type ItemKind, itemKindSpec } from "../schema/ItemKind.js"
+import { marshall, NumberValueImpl, unmarshall } from "@aws-sdk/util-dynamodb"
+import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import type { FeeRecord, LoanRecord, RequestRecord, UserRecord } from "../schema/CacheRecord.js"
+import { epochSeconds } from "../schema/Expiry.js"
+import { type ItemKind, itemKindSpec, itemKinds } from "../schema/ItemKind.js"
 import { AppConfig } from "./AppConfig.js"
 import { AwsClients } from "./AwsClients.js"
-import { type CacheStoreError, CacheThrottled, CacheUnavailable } from "./CacheStoreError.js"
+import { CacheConflict, type CacheStoreError, CacheThrottled, CacheUnavailable } from "./CacheStoreError.js"
+import { marshallRecord, prepareItem } from "./DynamoItem.js"
 
-/** A record on its way to its table. */
-export type CacheRecord =
-  | { readonly kind: "user"; readonly record: UserRecord }
+/** An item record on its way to its table. */
+export type ItemRecord =
   | { readonly kind: "loan"; readonly record: LoanRecord }
   | { readonly kind: "request"; readonly record: RequestRecord }
   | { readonly kind: "fee"; readonly record: FeeRecord }
 
-export type RecordKind = CacheRecord["kind"]
+export type RecordKind = "user" | ItemKind
 
-/** `skipped`: a newer record (higher `cached_at`) is already there and was kept. */
-export type PutOutcome = "written" | "skipped"
+/** What became of a put. Only `Unstorable` leaves the item unwritten for a reason of its own. */
+export type PutOutcome =
+  | { readonly _tag: "Written" }
+  /** A newer record, or a newer deletion, is already there and was kept. */
+  | { readonly _tag: "Superseded" }
+  /** Too large whole: written with the attributes readers use alone. */
+  | { readonly _tag: "Reduced"; readonly bytes: number }
+  | { readonly _tag: "Unstorable"; readonly rule: string }
+
+/** The attributes a conditional user write must find as they were read. */
+export const userVersionAttributes = ["loan_ids", "request_ids", "fee_ids", "cached_at"] as const
+export type UserVersion = Readonly<Record<(typeof userVersionAttributes)[number], AttributeValue | undefined>>
+
+/**
+ * The user record as stored. The lists are read leniently (any writer may have put anything there):
+ * an entry that is not a usable ID is the program's to report, never a reason to fail the patron.
+ */
+export interface StoredUser {
+  readonly lists: Readonly<Record<ItemKind, ReadonlyArray<unknown>>>
+  readonly cachedAt: number | undefined
+  /** What `putUser` must find unchanged. */
+  readonly version: UserVersion
+}
 
 export class CacheStore extends Context.Service<
   CacheStore,
   {
-    /** Writes the record unless the table holds a newer one: a slow retry never overwrites a fresh refresh. */
-    readonly put: (record: CacheRecord) => Effect.Effect<PutOutcome, CacheStoreError>
+    /** Writes the item unless its table holds a newer record or deletion (a higher `cached_at`). */
+    readonly put: (record: ItemRecord) => Effect.Effect<PutOutcome, CacheStoreError>
     /** The user record by its (lower-cased) key. */
-    readonly getUser: (primaryId: string) => Effect.Effect<Option.Option<UserRecord>, CacheStoreError>
-    /** Deletes items by key, 25 per BatchWriteItem, unprocessed ones retried. */
-    readonly delete: (kind: RecordKind, keys: ReadonlyArray<string>) => Effect.Effect<void, CacheStoreError>
+    readonly getUser: (primaryId: string) => Effect.Effect<Option.Option<StoredUser>, CacheStoreError>
+    /**
+     * Writes the user record over the state it was read in (`over`; none: only if there is none).
+     * Anyone else's write in between fails it with `CacheConflict`: it is never overwritten blindly.
+     */
+    readonly putUser: (record: UserRecord, over: Option.Option<StoredUser>) => Effect.Effect<void, CacheStoreError>
+    /**
+     * Deletes by writing a tombstone: the key, `cached_at` = `at` (when Alma was asked) and an expiry
+     * already past, so that every reader sees nothing and a slower writer holding older knowledge is
+     * refused by the `cached_at` condition. A record newer than `at` is kept.
+     */
+    readonly tombstone: (
+      kind: RecordKind,
+      keys: ReadonlyArray<string>,
+      at: number
+    ) => Effect.Effect<void, CacheStoreError>
     /** Takes one item ID out of the user record's list (an item Alma no longer has). */
     readonly removeFromUser: (primaryId: string, kind: ItemKind, id: string) => Effect.Effect<void, CacheStoreError>
   }
@@ -52,17 +86,78 @@ export const keyAttribute: Record<RecordKind, string> = {
   fee: itemKindSpec.fee.key
 }
 
+const expiryAttribute: Record<RecordKind, string> = {
+  user: "expiry_date",
+  loan: itemKindSpec.loan.expiry,
+  request: itemKindSpec.request.expiry,
+  fee: itemKindSpec.fee.expiry
+}
+
 /** The record's key in its table. */
-export const keyOf = (record: CacheRecord): string => {
+export const keyOf = (record: ItemRecord): string => {
   switch (record.kind) {
-    case "user":
-      return record.record.primary_id
     case "loan":
       return record.record.loan_id
     case "request":
       return record.record.request_id
     case "fee":
       return record.record.id
+  }
+}
+
+/** A tombstone: what is left of a deleted record (README "Record layout"). */
+export const tombstoneOf = (kind: RecordKind, key: string, at: number): Record<string, string | number> => ({
+  [keyAttribute[kind]]: key,
+  cached_at: at,
+  deleted_at: at,
+  // Already past: readers treat the record as absent at once (CACHE-CONTRACT.md).
+  [expiryAttribute[kind]]: epochSeconds(at) - 1
+})
+
+/** Reads a stored list leniently: a set or a lone value from another writer still counts as entries. */
+const entriesOf = (value: unknown): ReadonlyArray<unknown> => {
+  if (value === undefined) return []
+  const entries: ReadonlyArray<unknown> = Array.isArray(value) ? value : value instanceof Set ? [...value] : [value]
+  // Numbers were read wrapped (so that none fails the read): a number entry is a number again.
+  return entries.map((entry) => (entry instanceof NumberValueImpl ? Number(entry.toString()) : entry))
+}
+
+/** The stored user, from its raw DynamoDB item: numbers are wrapped so that none fails the read. */
+export const storedUserOf = (item: Record<string, AttributeValue>): StoredUser => {
+  const plain = unmarshall(item, { wrapNumbers: true })
+  const cachedAt = Number(plain.cached_at?.toString())
+  return {
+    lists: {
+      loan: entriesOf(plain.loan_ids),
+      request: entriesOf(plain.request_ids),
+      fee: entriesOf(plain.fee_ids)
+    },
+    cachedAt: Number.isFinite(cachedAt) ? cachedAt : undefined,
+    version: {
+      loan_ids: item.loan_ids,
+      request_ids: item.request_ids,
+      fee_ids: item.fee_ids,
+      cached_at: item.cached_at
+    }
+  }
+}
+
+/** The condition that holds only while the user record is as `over` found it. */
+export const userCondition = (over: Option.Option<StoredUser>) => {
+  if (Option.isNone(over)) return { ConditionExpression: "attribute_not_exists(primary_id)" }
+  const names: Record<string, string> = {}
+  const values: Record<string, AttributeValue> = {}
+  const clauses = userVersionAttributes.map((attribute, index) => {
+    names[`#v${index}`] = attribute
+    const value = over.value.version[attribute]
+    if (value === undefined) return `attribute_not_exists(#v${index})`
+    values[`:v${index}`] = value
+    return `#v${index} = :v${index}`
+  })
+  return {
+    ConditionExpression: ["attribute_exists(primary_id)", ...clauses].join(" AND "),
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values })
   }
 }
 
@@ -86,11 +181,25 @@ const toStoreError = (table: string, operation: string) => (error: unknown) =>
 
 const isConditionFailure = (error: unknown) => errorName(error) === "ConditionalCheckFailedException"
 
-// Alma objects hold nulls, nested maps and numbers: store them as such (never "[object Object]").
-const toItem = (record: object) => marshall(record, { removeUndefinedValues: true, convertClassInstanceToMap: false })
+/**
+ * Writes only over an older `cached_at` (or none: a webhook-written item, see README's limitation).
+ * At the same millisecond a deletion wins: an ID Alma proved gone never comes back.
+ */
+const olderOnly = (at: number) => ({
+  ConditionExpression:
+    "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
+  ExpressionAttributeValues: { ":cached_at": { N: String(at) } }
+})
 
-const batchSize = 25
-const unprocessedRetries = 6
+/**
+ * Concurrent removals from one list conflict (each removes by index under a condition): each round
+ * lets at least one through, so a jittered, capped back-off gets twenty through in well under 2 s.
+ */
+export const removalRetry = Schedule.exponential(Duration.millis(5), 1.5).pipe(
+  Schedule.jittered,
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(100))))
+)
+const removalAttempts = 40
 
 const make = Effect.gen(function* () {
   const { tables } = yield* AppConfig
@@ -103,33 +212,30 @@ const make = Effect.gen(function* () {
       Effect.withSpan(`CacheStore.${operation}`, { attributes: { table } })
     )
 
-  const put = (record: CacheRecord) => {
-    const table = tableOf[record.kind]
-    return Effect.tryPromise({
-      try: (signal) =>
-        dynamodb.send(
-          new PutItemCommand({
-            TableName: table,
-            Item: toItem(record.record),
-            // Items written by the webhook service have no `cached_at`: a refresh may replace them.
-            ConditionExpression: "attribute_not_exists(cached_at) OR cached_at <= :cached_at",
-            ExpressionAttributeValues: { ":cached_at": { N: String(record.record.cached_at ?? 0) } }
-          }),
-          { abortSignal: signal }
-        ),
+  /** A PutItem whose condition failing means "someone else's newer write is there". */
+  const conditionalPut = (input: PutItemCommandInput, table: string) =>
+    Effect.tryPromise({
+      try: (signal) => dynamodb.send(new PutItemCommand(input), { abortSignal: signal }),
       catch: (error) => error
     }).pipe(
-      Effect.as<PutOutcome>("written"),
+      Effect.as(true),
       Effect.catch((error) =>
-        isConditionFailure(error)
-          ? Effect.succeed<PutOutcome>("skipped")
-          : Effect.fail(toStoreError(table, "PutItem")(error))
-      ),
+        isConditionFailure(error) ? Effect.succeed(false) : Effect.fail(toStoreError(table, "PutItem")(error))
+      )
+    )
+
+  const put = (record: ItemRecord): Effect.Effect<PutOutcome, CacheStoreError> => {
+    const table = tableOf[record.kind]
+    const prepared = prepareItem(record.record, itemKindSpec[record.kind].readerAttributes)
+    if (prepared._tag === "Unstorable") return Effect.succeed(prepared)
+    return conditionalPut({ TableName: table, Item: prepared.item, ...olderOnly(record.record.cached_at) }, table).pipe(
+      Effect.map((written): PutOutcome => {
+        if (!written) return { _tag: "Superseded" }
+        return prepared._tag === "Reduced" ? { _tag: "Reduced", bytes: prepared.bytes } : { _tag: "Written" }
+      }),
       Effect.withSpan("CacheStore.put", { attributes: { table } })
     )
   }
-
-  const decodeUser = Schema.decodeUnknownOption(UserRecord)
 
   const getUser = (primaryId: string) =>
     send(tables.user, "GetItem", (signal) =>
@@ -137,47 +243,36 @@ const make = Effect.gen(function* () {
         new GetItemCommand({ TableName: tables.user, Key: marshall({ primary_id: primaryId }), ConsistentRead: true }),
         { abortSignal: signal }
       )
-    ).pipe(
-      // A record this service cannot read is treated as absent: the refresh rewrites it whole.
-      Effect.map((answer) => (answer.Item === undefined ? Option.none() : decodeUser(unmarshall(answer.Item))))
+    ).pipe(Effect.map((answer) => (answer.Item === undefined ? Option.none() : Option.some(storedUserOf(answer.Item)))))
+
+  const putUser = (record: UserRecord, over: Option.Option<StoredUser>) =>
+    conditionalPut({ TableName: tables.user, Item: marshallRecord(record), ...userCondition(over) }, tables.user).pipe(
+      Effect.flatMap((written) =>
+        written
+          ? Effect.void
+          : Effect.fail(new CacheConflict({ table: tables.user, operation: "PutItem", key: record.primary_id }))
+      ),
+      Effect.withSpan("CacheStore.putUser")
     )
 
-  const writeBatch = (table: string, requests: ReadonlyArray<WriteRequest>) =>
-    Effect.gen(function* () {
-      let pending = requests
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > unprocessedRetries) {
-          return yield* new CacheThrottled({ table, operation: "BatchWriteItem", pending: pending.length })
-        }
-        if (attempt > 0) yield* Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))
-        const batch = pending
-        const answer: BatchWriteItemCommandOutput = yield* send(table, "BatchWriteItem", (signal) =>
-          dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: [...batch] } }), { abortSignal: signal })
-        )
-        pending = answer.UnprocessedItems?.[table] ?? []
-      }
-    })
-
-  const deleteItems = (kind: RecordKind, keys: ReadonlyArray<string>) => {
+  const tombstone = (kind: RecordKind, keys: ReadonlyArray<string>, at: number) => {
     const table = tableOf[kind]
-    const requests: Array<WriteRequest> = [...new Set(keys)].map((key) => ({
-      DeleteRequest: { Key: marshall({ [keyAttribute[kind]]: key }) }
-    }))
-    const chunks: Array<Array<WriteRequest>> = []
-    for (let i = 0; i < requests.length; i += batchSize) chunks.push(requests.slice(i, i + batchSize))
-    return Effect.forEach(chunks, (chunk) => writeBatch(table, chunk), { concurrency: 4, discard: true }).pipe(
-      Effect.withSpan("CacheStore.delete", { attributes: { table, count: requests.length } })
-    )
+    return Effect.forEach(
+      [...new Set(keys)],
+      (key) =>
+        conditionalPut({ TableName: table, Item: marshall(tombstoneOf(kind, key, at)), ...olderOnly(at) }, table),
+      { concurrency: 10, discard: true }
+    ).pipe(Effect.withSpan("CacheStore.tombstone", { attributes: { table, count: keys.length } }))
   }
 
   const removeFromUser = (primaryId: string, kind: ItemKind, id: string) => {
     const list = itemKindSpec[kind].userList
     // Lists (not sets) are the contract, so an element goes by index; the condition makes a concurrent
-    // change of the list fail the update instead of removing the wrong ID, and the loop reads again.
+    // change of the list fail the update instead of removing the wrong ID, and the retry reads again.
     const once = Effect.gen(function* () {
       const user = yield* getUser(primaryId)
       if (Option.isNone(user)) return
-      const index = user.value[list].indexOf(id)
+      const index = user.value.lists[kind].indexOf(id)
       if (index < 0) return
       yield* Effect.tryPromise({
         try: (signal) =>
@@ -195,21 +290,26 @@ const make = Effect.gen(function* () {
         catch: (error) => error
       }).pipe(
         Effect.catch((error) =>
-          isConditionFailure(error)
-            ? Effect.fail(new CacheThrottled({ table: tables.user, operation: "UpdateItem" }))
-            : Effect.fail(toStoreError(tables.user, "UpdateItem")(error))
+          Effect.fail(
+            isConditionFailure(error)
+              ? new CacheConflict({ table: tables.user, operation: "UpdateItem", key: primaryId })
+              : toStoreError(tables.user, "UpdateItem")(error)
+          )
         )
       )
     })
     return once.pipe(
       Effect.retry({
-        schedule: Schedule.spaced(Duration.millis(20)),
-        times: 3,
-        while: (error) => error._tag === "CacheThrottled" && error.operation === "UpdateItem"
+        schedule: removalRetry,
+        times: removalAttempts,
+        while: (error: CacheStoreError) => error._tag === "CacheConflict"
       }),
       Effect.withSpan("CacheStore.removeFromUser", { attributes: { list } })
     )
   }
 
-  return CacheStore.of({ put, getUser, delete: deleteItems, removeFromUser })
+  return CacheStore.of({ put, getUser, putUser, tombstone, removeFromUser })
 })
+
+/** Every kind of record this store writes, for code that walks all tables. */
+export const recordKinds: ReadonlyArray<RecordKind> = ["user", ...itemKinds]

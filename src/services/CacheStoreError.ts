@@ -16,4 +16,15 @@ export class CacheUnavailable extends Schema.TaggedError<CacheUnavailable>()("Ca
   detail: Schema.String
 }) {}
 
-export type CacheStoreError = CacheThrottled | CacheUnavailable
+/**
+ * Another writer changed the record between our read and our conditional write (a webhook, an item
+ * message, a concurrent refresh): the write was refused rather than undo theirs. Transient: the
+ * operation starts over from a fresh read, a bounded number of times, then the message is retried.
+ */
+export class CacheConflict extends Schema.TaggedError<CacheConflict>()("CacheConflict", {
+  table: Schema.String,
+  operation: Schema.String,
+  key: Schema.String
+}) {}
+
+export type CacheStoreError = CacheThrottled | CacheUnavailable | CacheConflict

@@ -8,6 +8,7 @@ import {
   AlmaUnavailable
 } from "../../src/services/AlmaError.js"
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
+import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testApiKey } from "../support/env.js"
 import { lambdaContext, makeMemoryStack, patron, sqsEvent } from "../support/memoryStack.js"
 
@@ -84,8 +85,8 @@ describe("the fate of each record", () => {
     stack.cache.tables.loan.set("L1", { loan_id: "L1" })
     const response = await stack.handler(userBatch)(sqsEvent([["m1", "Gone"]]), lambdaContext())
     expect(response.batchItemFailures).toEqual([])
-    expect(stack.cache.tables.user.size).toBe(0)
-    expect(stack.cache.tables.loan.size).toBe(0)
+    expect(present(stack.cache, "user").size).toBe(0)
+    expect(present(stack.cache, "loan").size).toBe(0)
     expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "discarded", reason: "user-not-found" })
   })
 

@@ -32,5 +32,6 @@ export const simulatedPipeline = (
     return { sim, run, refresh }
   })
 
+/** The records readers see, by key: tombstones (deleted records) left out. */
 export const byKey = (items: ReadonlyArray<Record<string, unknown>>, key: string) =>
-  new Map(items.map((item) => [String(item[key]), item]))
+  new Map(items.filter((item) => item.deleted_at === undefined).map((item) => [String(item[key]), item]))

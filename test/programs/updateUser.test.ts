@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
+import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
@@ -41,7 +42,7 @@ describe("updateUser", () => {
       ])
       expect(stack.queues.sent.get(testEnvironment.FEE_QUEUE_URL ?? "")).toEqual(['{"userID":"Jane.Doe","feeID":"F1"}'])
       // Queue mode writes no item record itself.
-      expect(stack.cache.tables.loan.size).toBe(0)
+      expect(present(stack.cache, "loan").size).toBe(0)
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -55,9 +56,9 @@ describe("updateUser", () => {
       // Between two refreshes: L2 returned, R1 cancelled, F1 paid, L3 borrowed.
       stack.alma.patrons.set("U1", patron([loan("L1", "U1"), loan("L3", "U1")], [], []))
       yield* updateUser("U1")
-      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
-      expect(stack.cache.tables.request.size).toBe(0)
-      expect(stack.cache.tables.fee.size).toBe(0)
+      expect([...present(stack.cache, "loan").keys()]).toEqual(["L1"])
+      expect(present(stack.cache, "request").size).toBe(0)
+      expect(present(stack.cache, "fee").size).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", "L3"], request_ids: [], fee_ids: [] })
     }).pipe(Effect.provide(stack.services))
   })
@@ -70,13 +71,13 @@ describe("updateUser", () => {
       // The user record's write fails once (DynamoDB throttled); SQS then delivers the message again.
       let failures = 1
       stack.cache.failWhen = (operation, kind) =>
-        operation === "put" && kind === "user" && failures-- > 0
+        operation === "putUser" && kind === "user" && failures-- > 0
           ? new CacheThrottled({ table: "users", operation: "PutItem" })
           : undefined
       const failed = yield* Effect.flip(updateUser("U1"))
       expect(failed._tag).toBe("CacheThrottled")
       yield* updateUser("U1")
-      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
+      expect([...present(stack.cache, "loan").keys()]).toEqual(["L1"])
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
     }).pipe(Effect.provide(stack.services))
   })
@@ -88,12 +89,12 @@ describe("updateUser", () => {
       stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
       let failures = 1
       stack.cache.failWhen = (operation) =>
-        operation === "delete" && failures-- > 0
+        operation === "tombstone" && failures-- > 0
           ? new CacheUnavailable({ table: "loans", operation: "BatchWriteItem", errorName: "Networking", detail: "" })
           : undefined
       expect((yield* Effect.flip(updateUser("U1")))._tag).toBe("CacheUnavailable")
       yield* updateUser("U1")
-      expect([...stack.cache.tables.loan.keys()]).toEqual(["L1"])
+      expect([...present(stack.cache, "loan").keys()]).toEqual(["L1"])
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -122,10 +123,10 @@ describe("updateUser", () => {
       stack.cache.tables.loan.set("OTHER", { loan_id: "OTHER" })
       stack.alma.patrons.delete("U1")
       expect(yield* updateUser("U1")).toEqual({ _tag: "Discarded", reason: "user-not-found" })
-      expect(stack.cache.tables.user.size).toBe(0)
-      expect([...stack.cache.tables.loan.keys()]).toEqual(["OTHER"])
-      expect(stack.cache.tables.request.size).toBe(0)
-      expect(stack.cache.tables.fee.size).toBe(0)
+      expect(present(stack.cache, "user").size).toBe(0)
+      expect([...present(stack.cache, "loan").keys()]).toEqual(["OTHER"])
+      expect(present(stack.cache, "request").size).toBe(0)
+      expect(present(stack.cache, "fee").size).toBe(0)
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -144,7 +145,7 @@ describe("updateUser", () => {
       stack.cache.tables.loan.set("L9", { loan_id: "L9" })
       yield* updateUser("U1")
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L9"], cached_at: future })
-      expect(stack.cache.tables.loan.has("L9")).toBe(true)
+      expect(present(stack.cache, "loan").has("L9")).toBe(true)
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -156,7 +157,7 @@ describe("updateUser", () => {
       yield* updateUser("U1")
       const second = JSON.stringify([...stack.cache.tables.loan.values()].map(({ cached_at, ...rest }) => rest))
       expect(second).toBe(first)
-      expect(stack.cache.tables.user.size).toBe(1)
+      expect(present(stack.cache, "user").size).toBe(1)
     }).pipe(Effect.provide(stack.services))
   })
 })
@@ -197,7 +198,9 @@ describe("updateLoan / updateRequest / updateFee", () => {
         reason: "request-not-found"
       })
       expect(yield* updateFee({ userID: "U1", feeID: "F1" })).toEqual({ _tag: "Discarded", reason: "fee-not-found" })
-      expect(stack.cache.tables.loan.size + stack.cache.tables.request.size + stack.cache.tables.fee.size).toBe(0)
+      expect(
+        present(stack.cache, "loan").size + present(stack.cache, "request").size + present(stack.cache, "fee").size
+      ).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: [], request_ids: [], fee_ids: [] })
     }).pipe(Effect.provide(stack.services))
   })
@@ -208,7 +211,7 @@ describe("updateLoan / updateRequest / updateFee", () => {
       yield* updateUser("U1")
       stack.alma.patrons.delete("U1")
       expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "user-not-found" })
-      expect(stack.cache.tables.user.size + stack.cache.tables.loan.size).toBe(0)
+      expect(present(stack.cache, "user").size + present(stack.cache, "loan").size).toBe(0)
     }).pipe(Effect.provide(stack.services))
   })
 
@@ -219,7 +222,7 @@ describe("updateLoan / updateRequest / updateFee", () => {
       stack.cache.tables.loan.set("L2", { loan_id: "L2" })
       stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
       expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
-      expect(stack.cache.tables.loan.has("L2")).toBe(false)
+      expect(present(stack.cache, "loan").has("L2")).toBe(false)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
     }).pipe(Effect.provide(stack.services))
   })

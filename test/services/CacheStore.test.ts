@@ -37,10 +37,11 @@ describe("CacheStore (DynamoDB)", () => {
           })
         )
       )
-      expect(outcome).toBe("written")
+      expect(outcome).toEqual({ _tag: "Written" })
       expect(puts[0]).toMatchObject({
         TableName: "fees-test",
-        ConditionExpression: "attribute_not_exists(cached_at) OR cached_at <= :cached_at",
+        ConditionExpression:
+          "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
         ExpressionAttributeValues: { ":cached_at": { N: "1000" } },
         Item: {
           user_primary_id: { M: { value: { S: "u1" }, link: { S: "x" } } },
@@ -60,7 +61,7 @@ describe("CacheStore (DynamoDB)", () => {
           record: { loan_id: "L1", user_id: "u", renewable: false, expiry_date: 1, cached_at: 1 }
         })
       ).pipe(Effect.provide(storeWith(conditionFailed)))
-      expect(outcome).toBe("skipped")
+      expect(outcome).toEqual({ _tag: "Superseded" })
     })
   )
 
@@ -87,32 +88,31 @@ describe("CacheStore (DynamoDB)", () => {
     })
   )
 
-  it.live("deletes 25 keys per BatchWriteItem and retries the unprocessed ones", () =>
+  it.live("deletes by tombstone: key, cached_at, an expiry already past, each put only over older records", () =>
     Effect.gen(function* () {
-      const batches: Array<number> = []
-      let first = true
-      yield* CacheStore.use((store) =>
-        store.delete(
-          "loan",
-          Array.from({ length: 60 }, (_, i) => `L${i}`)
-        )
-      ).pipe(
+      const puts: Array<Record<string, unknown>> = []
+      yield* CacheStore.use((store) => store.tombstone("request", ["R1", "R2", "R1"], 1_700_000_000_500)).pipe(
         Effect.provide(
           storeWith((command, input) => {
-            expect(command).toBe("BatchWriteItemCommand")
-            const requests = Object.values(input.RequestItems ?? {})[0]
-            const size = Array.isArray(requests) ? requests.length : 0
-            batches.push(size)
-            if (first && Array.isArray(requests)) {
-              first = false
-              return { UnprocessedItems: { "loans-test": requests.slice(0, 2) } }
-            }
-            return { UnprocessedItems: {} }
+            expect(command).toBe("PutItemCommand")
+            puts.push(input)
+            return {}
           })
         )
       )
-      expect(batches.slice(0, 3).sort()).toEqual([10, 25, 25])
-      expect(batches.slice(3)).toEqual([2])
+      expect(puts).toHaveLength(2)
+      expect(puts[0]).toEqual({
+        TableName: "requests-test",
+        Item: {
+          request_id: { S: "R1" },
+          cached_at: { N: "1700000000500" },
+          deleted_at: { N: "1700000000500" },
+          record_expiry_date: { N: "1699999999" }
+        },
+        ConditionExpression:
+          "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
+        ExpressionAttributeValues: { ":cached_at": { N: "1700000000500" } }
+      })
     })
   )
 
@@ -122,11 +122,9 @@ describe("CacheStore (DynamoDB)", () => {
         Effect.provide(storeWith(() => ({ Item: marshall({ primary_id: "u1", expiry_date: 5, loan_ids: ["L1"] }) })))
       )
       expect(Option.getOrUndefined(user)).toEqual({
-        primary_id: "u1",
-        expiry_date: 5,
-        loan_ids: ["L1"],
-        request_ids: [],
-        fee_ids: []
+        lists: { loan: ["L1"], request: [], fee: [] },
+        cachedAt: undefined,
+        version: { loan_ids: { L: [{ S: "L1" }] }, request_ids: undefined, fee_ids: undefined, cached_at: undefined }
       })
       const none = yield* CacheStore.use((store) => store.getUser("u2")).pipe(Effect.provide(storeWith(() => ({}))))
       expect(Option.isNone(none)).toBe(true)

@@ -1,24 +1,34 @@
-import { Effect, Layer, Option, Schema } from "effect"
-import { UserRecord } from "../../schema/CacheRecord.js"
+import { isDeepStrictEqual } from "node:util"
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
+import { Effect, Layer, Option } from "effect"
 import { itemKindSpec } from "../../schema/ItemKind.js"
-import { type CacheRecord, CacheStore, keyOf, type RecordKind } from "../CacheStore.js"
-import type { CacheStoreError } from "../CacheStoreError.js"
+import {
+  CacheStore,
+  type ItemRecord,
+  keyAttribute,
+  keyOf,
+  type PutOutcome,
+  type RecordKind,
+  storedUserOf,
+  tombstoneOf
+} from "../CacheStore.js"
+import { CacheConflict, type CacheStoreError } from "../CacheStoreError.js"
+import { marshallRecord, prepareItem } from "../DynamoItem.js"
 
 /**
- * The cache in memory, with the live store's semantics (the `cached_at` condition, clean-ups), for
- * tests and the CPU benchmark. `failWith` makes the next operations fail as DynamoDB would.
+ * The cache in memory, with the live store's rules (the `cached_at` condition, tombstones, the
+ * conditional user write, the size rule): for tests and the CPU benchmark. The contract suite
+ * (test/services/CacheStoreContract.ts) runs the same cases against this store and DynamoDB Local.
+ * `failWith` makes the next operations fail as DynamoDB would.
  */
+export type MemoryOperation = "put" | "getUser" | "putUser" | "tombstone" | "removeFromUser"
+
 export interface MemoryCache {
   readonly tables: Record<RecordKind, Map<string, Record<string, unknown>>>
   /** Every operation fails with this error while it is set. */
   failWith: CacheStoreError | undefined
   /** Asked before each operation (with the record kind where there is one): an error fails that one. */
-  failWhen:
-    | ((
-        operation: "put" | "getUser" | "delete" | "removeFromUser",
-        kind: RecordKind | undefined
-      ) => CacheStoreError | undefined)
-    | undefined
+  failWhen: ((operation: MemoryOperation, kind: RecordKind | undefined) => CacheStoreError | undefined) | undefined
   writes: number
 }
 
@@ -29,48 +39,75 @@ export const makeMemoryCache = (): MemoryCache => ({
   writes: 0
 })
 
-const decodeUser = Schema.decodeUnknownOption(UserRecord)
+/** A record is written over another only when that one is older, or as old and not a deletion (the live condition). */
+const olderOnly = (existing: Record<string, unknown> | undefined, at: number) => {
+  const cachedAt = existing?.cached_at
+  if (typeof cachedAt !== "number" || cachedAt < at) return true
+  return cachedAt === at && existing?.deleted_at === undefined
+}
 
-export const layerMemory = (cache: MemoryCache) =>
-  Layer.succeed(
+/** The records readers see: tombstones (deleted records) left out. */
+export const present = (cache: MemoryCache, kind: RecordKind): Map<string, Record<string, unknown>> =>
+  new Map([...cache.tables[kind]].filter(([, item]) => item.deleted_at === undefined))
+
+export const layerMemory = (cache: MemoryCache) => {
+  const write = (kind: RecordKind, item: Record<string, unknown>) => {
+    cache.tables[kind].set(String(item[keyAttribute[kind]]), structuredClone(item))
+    cache.writes++
+  }
+  const userOf = (primaryId: string) => {
+    const item = cache.tables.user.get(primaryId)
+    return item === undefined
+      ? Option.none()
+      : Option.some(storedUserOf(marshall(item, { removeUndefinedValues: true })))
+  }
+  return Layer.succeed(
     CacheStore,
     CacheStore.of({
-      put: (record: CacheRecord) =>
-        guard(cache, "put", record.kind, () => {
-          const table = cache.tables[record.kind]
-          const key = keyOf(record)
-          const existing = table.get(key)?.cached_at
-          if (typeof existing === "number" && existing > (record.record.cached_at ?? 0)) return "skipped" as const
-          table.set(key, structuredClone({ ...record.record }))
-          cache.writes++
-          return "written" as const
+      put: (record: ItemRecord) =>
+        guard(cache, "put", record.kind, (): PutOutcome => {
+          const prepared = prepareItem(record.record, itemKindSpec[record.kind].readerAttributes)
+          if (prepared._tag === "Unstorable") return prepared
+          if (!olderOnly(cache.tables[record.kind].get(keyOf(record)), record.record.cached_at)) {
+            return { _tag: "Superseded" }
+          }
+          write(record.kind, unmarshall(prepared.item))
+          return prepared._tag === "Reduced" ? { _tag: "Reduced", bytes: prepared.bytes } : { _tag: "Written" }
         }),
-      getUser: (primaryId) =>
-        guard(cache, "getUser", "user", () => {
-          const item = cache.tables.user.get(primaryId)
-          return item === undefined ? Option.none() : decodeUser(item)
-        }),
-      delete: (kind, keys) =>
-        guard(cache, "delete", kind, () => {
-          for (const key of keys) cache.tables[kind].delete(key)
-          cache.writes += keys.length
+      getUser: (primaryId) => guard(cache, "getUser", "user", () => userOf(primaryId)),
+      putUser: (record, over) =>
+        guard(cache, "putUser", "user", () => {
+          const current = userOf(record.primary_id)
+          const unchanged = Option.isNone(over)
+            ? Option.isNone(current)
+            : Option.isSome(current) && isDeepStrictEqual(current.value.version, over.value.version)
+          if (!unchanged) return new CacheConflict({ table: "users", operation: "PutItem", key: record.primary_id })
+          write("user", unmarshall(marshallRecord(record), { wrapNumbers: (text) => Number(text) }))
+          return undefined
+        }).pipe(Effect.flatMap((conflict) => (conflict === undefined ? Effect.void : Effect.fail(conflict)))),
+      tombstone: (kind, keys, at) =>
+        guard(cache, "tombstone", kind, () => {
+          for (const key of new Set(keys)) {
+            if (olderOnly(cache.tables[kind].get(key), at)) write(kind, tombstoneOf(kind, key, at))
+          }
         }),
       removeFromUser: (primaryId, kind, id) =>
         guard(cache, "removeFromUser", "user", () => {
-          const user = cache.tables.user.get(primaryId)
-          const list = itemKindSpec[kind].userList
-          const ids = user?.[list]
-          if (user !== undefined && Array.isArray(ids)) {
-            user[list] = ids.filter((existing) => existing !== id)
+          const ids = cache.tables.user.get(primaryId)?.[itemKindSpec[kind].userList]
+          // By index, the first occurrence, as the live store removes it.
+          const index = Array.isArray(ids) ? ids.indexOf(id) : -1
+          if (Array.isArray(ids) && index >= 0) {
+            ids.splice(index, 1)
             cache.writes++
           }
         })
     })
   )
+}
 
 const guard = <A>(
   cache: MemoryCache,
-  operation: "put" | "getUser" | "delete" | "removeFromUser",
+  operation: MemoryOperation,
   kind: RecordKind | undefined,
   run: () => A
 ): Effect.Effect<A, CacheStoreError> =>
