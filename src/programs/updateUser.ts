@@ -36,10 +36,7 @@ export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
   )
 })
 
-const refreshOnce = Effect.fn("updateUser.attempt")(function* (
-  userId: string,
-  written: Record<ItemKind, Set<string>>
-) {
+const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string, written: Record<ItemKind, Set<string>>) {
   const alma = yield* Alma
   const store = yield* CacheStore
   const config = yield* AppConfig
