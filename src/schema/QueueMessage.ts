@@ -2,6 +2,8 @@ import { Schema } from "effect"
 
 // C0 and C1 control characters: never part of an Alma identifier, and a way to forge log lines.
 const controlCharacters = /\p{Cc}/u
+// A lone surrogate (`"ab\ud800"` in a JSON body) is no text at all: `encodeURIComponent` throws on it.
+const loneSurrogate = /\p{Cs}/u
 
 /**
  * An identifier that goes into one path segment of an Alma URL. `.` and `..` are refused because
@@ -10,6 +12,7 @@ const controlCharacters = /\p{Cc}/u
 const pathSafe = Schema.makeFilter<string>(
   (id) => {
     if (controlCharacters.test(id)) return "must not contain control characters"
+    if (loneSurrogate.test(id)) return "must be well-formed Unicode (no lone surrogate)"
     if (id === "." || id === "..") return "must not be a dot segment"
     return undefined
   },

@@ -73,6 +73,14 @@ describe("the fate of each record", () => {
     expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable" })
   })
 
+  it("a user ID with a lone surrogate is MessageUndecodable (not a defect), Alma not called", async () => {
+    const stack = makeMemoryStack()
+    const response = await stack.handler(userBatch)(sqsEvent([["m1", '{"userID":"ab\\ud800"}']]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(stack.alma.calls.loans).toBe(0)
+    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable" })
+  })
+
   it("Alma does not know the user: discarded, cache cleaned", async () => {
     const stack = makeMemoryStack()
     stack.cache.tables.user.set("gone", {

@@ -29,7 +29,9 @@ describe("Users queue message", () => {
     ["a control character", "abc\u0000def"],
     ["a forged log line", "abc\ndef"],
     ["a dot segment", ".."],
-    ["an empty JSON ID", '{"userID":""}']
+    ["an empty JSON ID", '{"userID":""}'],
+    ["a lone surrogate", '{"userID":"ab\\ud800"}'],
+    ["a lone surrogate, raw", "ab\ud800"]
   ])("rejects %s", (_, body) => {
     expect(userProblem(body)).toBeDefined()
   })
@@ -56,7 +58,8 @@ describe("item queue messages", () => {
     ["a missing item ID", '{"userID":"u1"}'],
     ["an empty item ID", '{"userID":"u1","loanID":""}'],
     ["a number for an ID", '{"userID":"u1","loanID":1}'],
-    ["the wrong item kind", '{"userID":"u1","feeID":"1"}']
+    ["the wrong item kind", '{"userID":"u1","feeID":"1"}'],
+    ["a lone surrogate in the item ID", '{"userID":"u1","loanID":"\\udc00x"}']
   ])("reject %s", (_, body) => {
     expect(() => Schema.decodeUnknownSync(LoanMessage)(body)).toThrow()
   })

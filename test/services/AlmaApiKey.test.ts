@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Redacted } from "effect"
+import { TestClock } from "effect/testing"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { AlmaApiKeyUnavailable } from "../../src/services/AlmaError.js"
 import { fakeAwsClients } from "../support/fakeAws.js"
@@ -20,6 +21,31 @@ describe("the Alma API key", () => {
       expect(reads).toBe(1)
       yield* key.invalidate
       expect(Redacted.value(yield* key.get)).toBe("key-2")
+    })
+  )
+
+  it.effect("after Alma refuses the key, SSM is read again at most once per recheck period", () =>
+    Effect.gen(function* () {
+      let reads = 0
+      const key = yield* AlmaApiKey.make(
+        Effect.sync(() => `key-${++reads}`),
+        () => Duration.minutes(15),
+        Duration.minutes(1)
+      )
+      yield* key.get
+      // Every message of a batch is refused with a wrong key: one re-read, not one each.
+      for (let message = 0; message < 20; message++) {
+        yield* key.invalidate
+        yield* key.get
+      }
+      expect(reads).toBe(2)
+      yield* TestClock.adjust(Duration.seconds(59))
+      yield* key.invalidate
+      yield* key.get
+      expect(reads).toBe(2)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* key.invalidate
+      expect(Redacted.value(yield* key.get)).toBe("key-3")
     })
   )
 
