@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from "node:util"
+import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import { Effect, Layer, Option } from "effect"
 import { itemKindSpec } from "../../schema/ItemKind.js"
@@ -10,10 +11,12 @@ import {
   type PutOutcome,
   type RecordKind,
   storedUserOf,
-  tombstoneOf
+  tombstoneOf,
+  type UserVersion,
+  userVersionAttributes
 } from "../CacheStore.js"
-import { CacheConflict, type CacheStoreError } from "../CacheStoreError.js"
-import { marshallRecord, prepareItem } from "../DynamoItem.js"
+import { CacheConflict, type CacheStoreError, CacheUnavailable } from "../CacheStoreError.js"
+import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "../DynamoItem.js"
 
 /**
  * The cache in memory, with the live store's rules (the `cached_at` condition, tombstones, the
@@ -39,12 +42,41 @@ export const makeMemoryCache = (): MemoryCache => ({
   writes: 0
 })
 
-/** A record is written over another only when that one is older, or as old and not a deletion (the live condition). */
+/**
+ * A record is written over another only when that one has no `cached_at`, an older one, or as old and
+ * is not a deletion (the live condition). DynamoDB compares a number with numbers only: a `cached_at`
+ * of another type (text, null, from another writer) is never older, and the record is kept.
+ */
 const olderOnly = (existing: Record<string, unknown> | undefined, at: number) => {
   const cachedAt = existing?.cached_at
-  if (typeof cachedAt !== "number" || cachedAt < at) return true
-  return cachedAt === at && existing?.deleted_at === undefined
+  if (cachedAt === undefined) return true
+  if (typeof cachedAt !== "number") return false
+  return cachedAt < at || (cachedAt === at && existing?.deleted_at === undefined)
 }
+
+/** An item as the tables hold it here: numbers as numbers, also beyond 2^53 (never a BigInt, never a throw). */
+const plain = (item: Record<string, AttributeValue>): Record<string, unknown> =>
+  unmarshall(item, { wrapNumbers: (text) => Number(text) })
+
+/** DynamoDB's `=` on the version: a set equals the same members in any order. */
+const canonical = (value: AttributeValue | undefined): AttributeValue | undefined => {
+  if (value?.SS !== undefined) return { SS: [...value.SS].sort() }
+  if (value?.NS !== undefined) return { NS: [...value.NS].sort() }
+  return value
+}
+const sameVersion = (a: UserVersion, b: UserVersion) =>
+  userVersionAttributes.every((attribute) => isDeepStrictEqual(canonical(a[attribute]), canonical(b[attribute])))
+
+/** What DynamoDB answers a PutItem over its item size limit (the user record has no size rule of its own). */
+const tooLarge = (item: Record<string, AttributeValue>, table: string) =>
+  itemBytes(item) > maxItemBytes
+    ? new CacheUnavailable({
+        table,
+        operation: "PutItem",
+        errorName: "ValidationException",
+        detail: "Item size has exceeded the maximum allowed size"
+      })
+    : undefined
 
 /** The records readers see: tombstones (deleted records) left out. */
 export const present = (cache: MemoryCache, kind: RecordKind): Map<string, Record<string, unknown>> =>
@@ -71,20 +103,24 @@ export const layerMemory = (cache: MemoryCache) => {
           if (!olderOnly(cache.tables[record.kind].get(keyOf(record)), record.record.cached_at)) {
             return { _tag: "Superseded" }
           }
-          write(record.kind, unmarshall(prepared.item))
+          write(record.kind, plain(prepared.item))
           return prepared._tag === "Reduced" ? { _tag: "Reduced", bytes: prepared.bytes } : { _tag: "Written" }
         }),
       getUser: (primaryId) => guard(cache, "getUser", "user", () => userOf(primaryId)),
       putUser: (record, over) =>
         guard(cache, "putUser", "user", () => {
+          const item = marshallRecord(record)
+          // DynamoDB validates the item before it evaluates the condition.
+          const refused = tooLarge(item, "users")
+          if (refused !== undefined) return refused
           const current = userOf(record.primary_id)
           const unchanged = Option.isNone(over)
             ? Option.isNone(current)
-            : Option.isSome(current) && isDeepStrictEqual(current.value.version, over.value.version)
+            : Option.isSome(current) && sameVersion(current.value.version, over.value.version)
           if (!unchanged) return new CacheConflict({ table: "users", operation: "PutItem", key: record.primary_id })
-          write("user", unmarshall(marshallRecord(record), { wrapNumbers: (text) => Number(text) }))
+          write("user", plain(item))
           return undefined
-        }).pipe(Effect.flatMap((conflict) => (conflict === undefined ? Effect.void : Effect.fail(conflict)))),
+        }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure)))),
       tombstone: (kind, keys, at) =>
         guard(cache, "tombstone", kind, () => {
           for (const key of new Set(keys)) {

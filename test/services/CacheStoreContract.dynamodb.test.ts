@@ -1,0 +1,88 @@
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ResourceInUseException
+} from "@aws-sdk/client-dynamodb"
+import { Context, Duration, Effect, Layer, Option } from "effect"
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb.js"
+import { AppConfig } from "../../src/services/AppConfig.js"
+import { AwsClients } from "../../src/services/AwsClients.js"
+import { CacheStore, keyAttribute, type RecordKind, recordKinds } from "../../src/services/CacheStore.js"
+import { testConfig } from "../support/layers.js"
+import { cacheStoreContract, RawTables } from "./CacheStoreContract.js"
+
+// The live store (CacheStore.layer over the real SDK clients) against one DynamoDB Local for the file.
+
+class DynamoLocal extends Context.Service<DynamoLocal, DynamoDbLocal>()("test/CacheStoreContract/DynamoLocal") {}
+
+// A JVM on a shared 2-core machine: generous, and only for the start.
+const startTimeout = Duration.minutes(2)
+
+const dynamoLocal = Layer.effect(
+  DynamoLocal,
+  Effect.acquireRelease(
+    Effect.promise(() => startDynamoDbLocal({ startTimeoutMs: Duration.toMillis(startTimeout) })),
+    (local) => Effect.promise(() => local.stop())
+  )
+)
+
+/**
+ * The cache tables with their hash keys, as src/local/tables.ts makes them but without TTL: deletions
+ * by TTL are the service's background work, not a write rule, and would remove tombstones under test.
+ */
+const createTable = (client: DynamoDBClient, name: string, kind: RecordKind) =>
+  Effect.promise(() =>
+    client
+      .send(
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: [{ AttributeName: keyAttribute[kind], KeyType: "HASH" }],
+          AttributeDefinitions: [{ AttributeName: keyAttribute[kind], AttributeType: "S" }],
+          BillingMode: "PAY_PER_REQUEST"
+        })
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ResourceInUseException)) throw error
+      })
+  )
+
+const rawTables = Layer.effect(
+  RawTables,
+  Effect.gen(function* () {
+    const { tables } = yield* AppConfig
+    const { dynamodb } = yield* AwsClients
+    yield* Effect.forEach(recordKinds, (kind) => createTable(dynamodb, tables[kind], kind), { discard: true })
+    return RawTables.of({
+      put: (kind, item) =>
+        Effect.promise(() => dynamodb.send(new PutItemCommand({ TableName: tables[kind], Item: item }))).pipe(
+          Effect.asVoid
+        ),
+      get: (kind, key) =>
+        Effect.promise(() =>
+          dynamodb.send(
+            new GetItemCommand({
+              TableName: tables[kind],
+              Key: { [keyAttribute[kind]]: { S: key } },
+              ConsistentRead: true
+            })
+          )
+        ).pipe(Effect.map((answer) => Option.fromNullishOr(answer.Item)))
+    })
+  })
+)
+
+const store = Layer.unwrap(
+  Effect.gen(function* () {
+    const local = yield* DynamoLocal
+    const config = testConfig({
+      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local"
+    })
+    return Layer.merge(CacheStore.layer, rawTables).pipe(Layer.provide(AwsClients.layer), Layer.provideMerge(config))
+  })
+).pipe(Layer.provide(dynamoLocal))
+
+cacheStoreContract({ name: "CacheStore contract: DynamoDB Local", layer: store, userTable: "users-test", startTimeout })
