@@ -20,8 +20,9 @@ export const forgetItem = Effect.fn("forgetItem")(function* (
   at: number
 ) {
   const store = yield* CacheStore
-  yield* store.tombstone(kind, [itemId], at)
-  yield* store.removeFromUser(cacheKeyOf(userId), kind, itemId)
+  const written = yield* store.tombstone(kind, [itemId], at)
+  // A newer record was kept (someone asked Alma after us): it is theirs to list, and to delete.
+  if (written.length > 0) yield* store.removeFromUser(cacheKeyOf(userId), kind, itemId)
 })
 
 /** A user Alma does not know: the user record and every item it lists go. */

@@ -55,11 +55,20 @@ const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: str
     const confirm = (ambiguous: AlmaAmbiguous) =>
       Effect.logWarning("Alma's answer proves nothing about the item: confirming from the user's list").pipe(
         Effect.annotateLogs({ code: ambiguous.code, status: ambiguous.status, trackingId: ambiguous.trackingId ?? "" }),
-        Effect.andThen(source.list(userId)),
-        Effect.flatMap((items) => {
-          const listed = items.find((item) => source.idOf(item) === itemId)
-          return listed === undefined ? forget : cache(listed)
-        })
+        Effect.andThen(Clock.currentTimeMillis),
+        // The absence is known from the list read, not from the single GET before it.
+        Effect.flatMap((listAskedAt) =>
+          source.list(userId).pipe(
+            Effect.flatMap((items) => {
+              const listed = items.find((item) => source.idOf(item) === itemId)
+              return listed === undefined
+                ? forgetItem(source.kind, userId, itemId, listAskedAt).pipe(
+                    Effect.as<Outcome>(discarded(`${source.kind}-not-found`))
+                  )
+                : cache(listed)
+            })
+          )
+        )
       )
 
     return yield* source.one(userId, itemId).pipe(

@@ -22,6 +22,9 @@ import { putItems } from "./putItems.js"
  */
 export const refreshAttempts = 3
 
+/** How far ahead another container's clock may plausibly run (Lambda hosts are NTP-synchronised). */
+const maxClockSkewMillis = 5_000
+
 /**
  * Refreshes one patron: reads every loan, request and fee from Alma, deletes the records of items
  * that left Alma's lists, writes the user record, then has each item refreshed (one message per item,
@@ -52,7 +55,9 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string, w
   const clock: RecordClock = { now: yield* Clock.currentTimeMillis, expiry: config.expiry }
   // A refresh on a container whose clock runs ahead wrote it after our read began: it is as fresh as
   // ours would be, and ours must not prune it.
-  if (Option.isSome(previous) && (previous.value.cachedAt ?? 0) > clock.now) return cached
+  // Only within a plausible skew: a record stamped further ahead is bogus and must not freeze the patron.
+  const ahead = (Option.isSome(previous) ? (previous.value.cachedAt ?? 0) : 0) - clock.now
+  if (ahead > 0 && ahead <= maxClockSkewMillis) return cached
 
   const lists = yield* Effect.all(
     { loan: alma.loans(userId), request: alma.requests(userId), fee: alma.fees(userId) },

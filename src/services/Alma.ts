@@ -207,8 +207,8 @@ const make = Effect.gen(function* () {
    * others across a page boundary, and an item that shifts onto a page already read would be missed,
    * then deleted as stale. So, whatever Alma's sort order: each page starts at the last item of the
    * one before and must agree with it there; every page must give the same total; the distinct IDs
-   * must number exactly that total; and a list of several pages has its first page read again at the
-   * end, unchanged. A list that moved is read once more, then the refresh fails (to be retried).
+   * must number exactly that total; and a list of several pages has every page but the last read
+   * again at the end, unchanged. A list that moved is read once more, then the refresh fails (to be retried).
    */
   const listAll = <Item extends Record<string, unknown>, Page>(
     target: Target,
@@ -228,8 +228,11 @@ const make = Effect.gen(function* () {
       const offsets: Array<number> = []
       for (let offset = pageStep; offset < first.total - 1; offset += pageStep) offsets.push(offset)
       const rest = yield* Effect.forEach(offsets, page, { concurrency: 2 })
-      const again = rest.length === 0 ? first : yield* page(0)
-      return { pages: [first, ...rest], movement: movementIn([first, ...rest], again, idOf) }
+      const pages = [first, ...rest]
+      // Every page but the last read again: an item that moved back onto a page already read (a
+      // re-sort), while others left and came, shows there whatever the sort order.
+      const again = yield* Effect.forEach(pages.slice(0, -1), (read) => page(read.offset), { concurrency: 2 })
+      return { pages, movement: movementIn(pages, again, idOf) }
     })
     return readOnce.pipe(
       Effect.flatMap((read) => (read.movement === undefined ? Effect.succeed(read) : readOnce)),
@@ -288,11 +291,12 @@ const make = Effect.gen(function* () {
       // read again, then fails the refresh rather than delete a fee as stale.
       const readOnce = get({ endpoint: "fees", userId }, `${user(userId)}/fees`, FeeList).pipe(
         Effect.map((list) => {
-          const fees = new Map((list.fee ?? []).map((fee) => [fee.id, fee]))
+          const answered = list.fee ?? []
+          const fees = new Map(answered.map((fee) => [fee.id, fee]))
           const movement =
-            fees.size === list.total_record_count
+            answered.length === list.total_record_count
               ? undefined
-              : `total_record_count ${list.total_record_count}, ${fees.size} distinct fees`
+              : `total_record_count ${list.total_record_count}, ${answered.length} fees answered`
           return { fees: [...fees.values()], movement }
         })
       )
@@ -349,7 +353,7 @@ interface ReadPage<Item> {
 /** What shows that a list moved while it was paged, or undefined when nothing does. */
 const movementIn = <Item>(
   pages: ReadonlyArray<ReadPage<Item>>,
-  firstAgain: ReadPage<Item>,
+  again: ReadonlyArray<ReadPage<Item>>,
   idOf: (item: Item) => string
 ): string | undefined => {
   const [first] = pages
@@ -373,9 +377,15 @@ const movementIn = <Item>(
     for (const item of page.items) ids.add(idOf(item))
   }
   if (ids.size !== total) return `total_record_count ${total}, ${ids.size} distinct items`
-  const again = firstAgain.items.map(idOf).join("\n")
-  if (firstAgain.total !== total || again !== first.items.map(idOf).join("\n")) {
-    return "the first page changed while the others were read"
+  for (const [index, read] of again.entries()) {
+    const before = pages[index]
+    if (
+      before === undefined ||
+      read.total !== total ||
+      read.items.map(idOf).join("\n") !== before.items.map(idOf).join("\n")
+    ) {
+      return `the page at offset ${read.offset} changed while the others were read`
+    }
   }
   return undefined
 }

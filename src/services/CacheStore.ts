@@ -62,13 +62,13 @@ export class CacheStore extends Context.Service<
     /**
      * Deletes by writing a tombstone: the key, `cached_at` = `at` (when Alma was asked) and an expiry
      * already past, so that every reader sees nothing and a slower writer holding older knowledge is
-     * refused by the `cached_at` condition. A record newer than `at` is kept.
+     * refused by the `cached_at` condition. A record newer than `at` is kept. Gives the keys it wrote.
      */
     readonly tombstone: (
       kind: RecordKind,
       keys: ReadonlyArray<string>,
       at: number
-    ) => Effect.Effect<void, CacheStoreError>
+    ) => Effect.Effect<ReadonlyArray<string>, CacheStoreError>
     /** Takes one item ID out of the user record's list (an item Alma no longer has). */
     readonly removeFromUser: (primaryId: string, kind: ItemKind, id: string) => Effect.Effect<void, CacheStoreError>
   }
@@ -260,9 +260,14 @@ const make = Effect.gen(function* () {
     return Effect.forEach(
       [...new Set(keys)],
       (key) =>
-        conditionalPut({ TableName: table, Item: marshall(tombstoneOf(kind, key, at)), ...olderOnly(at) }, table),
-      { concurrency: 10, discard: true }
-    ).pipe(Effect.withSpan("CacheStore.tombstone", { attributes: { table, count: keys.length } }))
+        conditionalPut({ TableName: table, Item: marshall(tombstoneOf(kind, key, at)), ...olderOnly(at) }, table).pipe(
+          Effect.map((written) => (written ? [key] : []))
+        ),
+      { concurrency: 10 }
+    ).pipe(
+      Effect.map((written) => written.flat()),
+      Effect.withSpan("CacheStore.tombstone", { attributes: { table, count: keys.length } })
+    )
   }
 
   const removeFromUser = (primaryId: string, kind: ItemKind, id: string) => {

@@ -130,10 +130,10 @@ describe("updateUser", () => {
     }).pipe(Effect.provide(stack.services))
   })
 
-  it.live("a newer user record is kept and nothing is pruned from it", () => {
+  it.live("a user record stamped by a clock running ahead (within 5 s) is kept and nothing is pruned from it", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) })
     return Effect.gen(function* () {
-      const future = Date.now() + 60_000
+      const future = Date.now() + 2_000
       stack.cache.tables.user.set("u1", {
         primary_id: "u1",
         loan_ids: ["L9"],
@@ -146,6 +146,24 @@ describe("updateUser", () => {
       yield* updateUser("U1")
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L9"], cached_at: future })
       expect(present(stack.cache, "loan").has("L9")).toBe(true)
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("a user record stamped an hour ahead is bogus: it does not freeze the patron's refreshes", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", {
+        primary_id: "u1",
+        loan_ids: ["L9"],
+        request_ids: [],
+        fee_ids: [],
+        expiry_date: 1,
+        cached_at: Date.now() + 3_600_000
+      })
+      stack.cache.tables.loan.set("L9", { loan_id: "L9" })
+      yield* updateUser("U1")
+      expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1"] })
+      expect(present(stack.cache, "loan").has("L9")).toBe(false)
     }).pipe(Effect.provide(stack.services))
   })
 

@@ -123,9 +123,14 @@ export const layerMemory = (cache: MemoryCache) => {
         }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure)))),
       tombstone: (kind, keys, at) =>
         guard(cache, "tombstone", kind, () => {
+          const written: Array<string> = []
           for (const key of new Set(keys)) {
-            if (olderOnly(cache.tables[kind].get(key), at)) write(kind, tombstoneOf(kind, key, at))
+            if (olderOnly(cache.tables[kind].get(key), at)) {
+              write(kind, tombstoneOf(kind, key, at))
+              written.push(key)
+            }
           }
+          return written
         }),
       removeFromUser: (primaryId, kind, id) =>
         guard(cache, "removeFromUser", "user", () => {
