@@ -8,7 +8,7 @@ import { isClosedRequest, type Request } from "../schema/Request.js"
 import { Alma } from "../services/Alma.js"
 import type { AlmaAmbiguous, AlmaError } from "../services/AlmaError.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
+import { CacheStore, type ItemRecord, removalRetry } from "../services/CacheStore.js"
 import { forgetItem, forgetUser } from "./forget.js"
 import { cachedSkipping, discarded, type Outcome } from "./Outcome.js"
 import { putItems } from "./putItems.js"
@@ -48,7 +48,7 @@ const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: str
       source.isClosed(item)
         ? forget
         : putItems([source.toRecord(item, userId, clock)]).pipe(
-            Effect.tap(() => unlessListedSince(source.kind, userId, itemId, clock.now)),
+            Effect.tap(() => listOrForget(source.kind, userId, itemId, clock.now)),
             Effect.map(cachedSkipping)
           )
 
@@ -83,20 +83,31 @@ const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: str
   })
 
 /**
- * After the item was written from what Alma said at `askedAt`: a refresh of its user that asked Alma
- * later, and does not list it, proves it gone since (nobody else has a tombstone for it, as no refresh
- * ever listed it). It is deleted at that refresh's time, so the older knowledge does not stay.
+ * After the item was written from what Alma said at `askedAt`, it must be listed by its user record,
+ * or no refresh would ever delete it once it leaves Alma:
+ * - a refresh that asked Alma later and does not list it proves it gone since: it is deleted at that
+ *   refresh's time (older knowledge does not stay);
+ * - otherwise (no refresh has listed it yet) its ID is appended, under the same condition as every
+ *   user write, read again on conflict.
+ * With no user record at all there is nothing to list it in: the next refresh writes the record whole.
  */
-const unlessListedSince = (kind: ItemKind, userId: string, itemId: string, askedAt: number) =>
-  Effect.gen(function* () {
+const listOrForget = (kind: ItemKind, userId: string, itemId: string, askedAt: number) => {
+  const once = Effect.gen(function* () {
     const store = yield* CacheStore
-    const user = yield* store.getUser(cacheKeyOf(userId))
-    if (Option.isNone(user)) return
+    const key = cacheKeyOf(userId)
+    const user = yield* store.getUser(key)
+    if (Option.isNone(user) || user.value.lists[kind].includes(itemId)) return
     const since = user.value.cachedAt
-    if (since !== undefined && since > askedAt && !user.value.lists[kind].includes(itemId)) {
+    if (since !== undefined && since > askedAt) {
       yield* store.tombstone(kind, [itemId], since)
+      return
     }
+    yield* store.appendToUser(key, kind, itemId, user.value)
   })
+  return once.pipe(
+    Effect.retry({ schedule: removalRetry, times: 10, while: (error) => error._tag === "CacheConflict" })
+  )
+}
 
 export const updateLoan = Effect.fn("updateLoan")(function* ({ userID, loanID }: LoanMessage) {
   const alma = yield* Alma

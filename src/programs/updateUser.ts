@@ -31,15 +31,12 @@ const maxClockSkewMillis = 5_000
  * as the original did) or, with ITEM_REFRESH=inline, writes the item records straight from the lists.
  */
 export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
-  // Items an attempt wrote from what Alma told it: if another writer's change makes the refresh start
-  // over and Alma no longer lists one of them, it goes too (else it would stay, listed nowhere).
-  const written: Record<ItemKind, Set<string>> = { loan: new Set(), request: new Set(), fee: new Set() }
-  return yield* refreshOnce(userId, written).pipe(
+  return yield* refreshOnce(userId).pipe(
     Effect.retry({ times: refreshAttempts - 1, while: (error) => error._tag === "CacheConflict" })
   )
 })
 
-const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string, written: Record<ItemKind, Set<string>>) {
+const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
   const alma = yield* Alma
   const store = yield* CacheStore
   const config = yield* AppConfig
@@ -87,25 +84,28 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string, w
     itemKinds,
     (kind) => {
       const current = new Set(ids[kind])
-      const stale = [...(listed?.ids[kind] ?? []), ...written[kind]].filter((id) => !current.has(id))
+      const stale = (listed?.ids[kind] ?? []).filter((id) => !current.has(id))
       return stale.length === 0 ? Effect.void : store.tombstone(kind, stale, clock.now)
     },
     { concurrency: "unbounded", discard: true }
   )
 
+  // The user record before the items: every item this refresh writes is then listed by a record
+  // written with the same knowledge, so that if the item leaves Alma the next refresh finds it there
+  // and deletes it. Written after them, a conflict, a throttled write or a timeout in between would
+  // leave records listed nowhere, which no refresh would ever clean. (A reader may meanwhile see a
+  // new ID whose record is being written: absent for those milliseconds, never stale.)
+  yield* store.putUser(userRecord(userId, ids, clock), previous)
+
   let skipped = listed?.skipped ?? 0
   if (config.itemRefresh === "inline") {
-    // Items before the user record, so that it never lists an item that is not there yet.
     const records: ReadonlyArray<ItemRecord> = [
       ...loans.map((loan) => ({ kind: "loan" as const, record: loanRecord(loan, userId, clock) })),
       ...requests.map((request) => ({ kind: "request" as const, record: requestRecord(request, userId, clock) })),
       ...fees.map((fee) => ({ kind: "fee" as const, record: feeRecord(fee, userId, clock) }))
     ]
-    for (const kind of itemKinds) for (const id of ids[kind]) written[kind].add(id)
     skipped += yield* putItems(records)
   }
-
-  yield* store.putUser(userRecord(userId, ids, clock), previous)
 
   if (config.itemRefresh === "queue" && config.queues !== undefined) {
     const queues = yield* Queues

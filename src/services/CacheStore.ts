@@ -69,6 +69,17 @@ export class CacheStore extends Context.Service<
       keys: ReadonlyArray<string>,
       at: number
     ) => Effect.Effect<ReadonlyArray<string>, CacheStoreError>
+    /**
+     * Appends one item ID to the user record's list, only while the record is as `over` read it
+     * (else `CacheConflict`): an item an item message cached must be listed somewhere, or no refresh
+     * would ever delete it once it leaves Alma.
+     */
+    readonly appendToUser: (
+      primaryId: string,
+      kind: ItemKind,
+      id: string,
+      over: StoredUser
+    ) => Effect.Effect<void, CacheStoreError>
     /** Takes one item ID out of the user record's list (an item Alma no longer has). */
     readonly removeFromUser: (primaryId: string, kind: ItemKind, id: string) => Effect.Effect<void, CacheStoreError>
   }
@@ -143,7 +154,13 @@ export const storedUserOf = (item: Record<string, AttributeValue>): StoredUser =
 }
 
 /** The condition that holds only while the user record is as `over` found it. */
-export const userCondition = (over: Option.Option<StoredUser>) => {
+export interface Condition {
+  readonly ConditionExpression: string
+  readonly ExpressionAttributeNames?: Record<string, string>
+  readonly ExpressionAttributeValues?: Record<string, AttributeValue>
+}
+
+export const userCondition = (over: Option.Option<StoredUser>): Condition => {
   if (Option.isNone(over)) return { ConditionExpression: "attribute_not_exists(primary_id)" }
   const names: Record<string, string> = {}
   const values: Record<string, AttributeValue> = {}
@@ -270,6 +287,42 @@ const make = Effect.gen(function* () {
     )
   }
 
+  const appendToUser = (primaryId: string, kind: ItemKind, id: string, over: StoredUser) => {
+    const condition = userCondition(Option.some(over))
+    return Effect.tryPromise({
+      try: (signal) =>
+        dynamodb.send(
+          new UpdateItemCommand({
+            TableName: tables.user,
+            Key: marshall({ primary_id: primaryId }),
+            UpdateExpression: "SET #list = list_append(if_not_exists(#list, :none), :ids)",
+            ConditionExpression: condition.ConditionExpression,
+            ExpressionAttributeNames: {
+              ...(condition.ExpressionAttributeNames ?? {}),
+              "#list": itemKindSpec[kind].userList
+            },
+            ExpressionAttributeValues: {
+              ...(condition.ExpressionAttributeValues ?? {}),
+              ":none": { L: [] },
+              ":ids": { L: [{ S: id }] }
+            }
+          }),
+          { abortSignal: signal }
+        ),
+      catch: (error) => error
+    }).pipe(
+      Effect.asVoid,
+      Effect.catch((error) =>
+        Effect.fail(
+          isConditionFailure(error)
+            ? new CacheConflict({ table: tables.user, operation: "UpdateItem", key: primaryId })
+            : toStoreError(tables.user, "UpdateItem")(error)
+        )
+      ),
+      Effect.withSpan("CacheStore.appendToUser")
+    )
+  }
+
   const removeFromUser = (primaryId: string, kind: ItemKind, id: string) => {
     const list = itemKindSpec[kind].userList
     // Lists (not sets) are the contract, so an element goes by index; the condition makes a concurrent
@@ -313,7 +366,7 @@ const make = Effect.gen(function* () {
     )
   }
 
-  return CacheStore.of({ put, getUser, putUser, tombstone, removeFromUser })
+  return CacheStore.of({ put, getUser, putUser, tombstone, appendToUser, removeFromUser })
 })
 
 /** Every kind of record this store writes, for code that walks all tables. */

@@ -24,7 +24,7 @@ import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "../DynamoI
  * (test/services/CacheStoreContract.ts) runs the same cases against this store and DynamoDB Local.
  * `failWith` makes the next operations fail as DynamoDB would.
  */
-export type MemoryOperation = "put" | "getUser" | "putUser" | "tombstone" | "removeFromUser"
+export type MemoryOperation = "put" | "getUser" | "putUser" | "tombstone" | "appendToUser" | "removeFromUser"
 
 export interface MemoryCache {
   readonly tables: Record<RecordKind, Map<string, Record<string, unknown>>>
@@ -132,6 +132,19 @@ export const layerMemory = (cache: MemoryCache) => {
           }
           return written
         }),
+      appendToUser: (primaryId, kind, id, over) =>
+        guard(cache, "appendToUser", "user", () => {
+          const current = userOf(primaryId)
+          const user = cache.tables.user.get(primaryId)
+          if (user === undefined || Option.isNone(current) || !sameVersion(current.value.version, over.version)) {
+            return new CacheConflict({ table: "users", operation: "UpdateItem", key: primaryId })
+          }
+          const list = itemKindSpec[kind].userList
+          const ids = user[list]
+          user[list] = [...(Array.isArray(ids) ? ids : []), id]
+          cache.writes++
+          return undefined
+        }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure)))),
       removeFromUser: (primaryId, kind, id) =>
         guard(cache, "removeFromUser", "user", () => {
           const ids = cache.tables.user.get(primaryId)?.[itemKindSpec[kind].userList]
