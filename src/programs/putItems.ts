@@ -1,4 +1,6 @@
 import { Effect } from "effect"
+import { type ItemKind, itemKinds } from "../schema/ItemKind.js"
+import type { UnreadableItem } from "../services/AlmaList.js"
 import { CacheStore, type ItemRecord, keyOf, type PutOutcome } from "../services/CacheStore.js"
 
 /**
@@ -42,3 +44,22 @@ const printable = (entry: unknown) => {
     return typeof entry
   }
 }
+
+/**
+ * Logs each list entry Alma sent that could not be read (path and rule, never its content) and gives
+ * the IDs among them: they are current, so they stay listed and are never deleted as stale.
+ */
+export const reportUnreadable = Effect.fn("reportUnreadable")(function* (
+  unreadable: Readonly<Record<ItemKind, ReadonlyArray<UnreadableItem>>>
+) {
+  const ids: Record<ItemKind, Array<string>> = { loan: [], request: [], fee: [] }
+  let skipped = 0
+  for (const kind of itemKinds) {
+    for (const item of unreadable[kind]) {
+      skipped++
+      if (item.id !== undefined) ids[kind].push(item.id)
+      yield* logSkippedEntry(kind, item.id ?? "(no ID)", `unreadable: ${item.problem}`)
+    }
+  }
+  return { ids, skipped }
+})

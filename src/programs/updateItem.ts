@@ -7,11 +7,12 @@ import type { FeeMessage, LoanMessage, RequestMessage } from "../schema/QueueMes
 import { isClosedRequest, type Request } from "../schema/Request.js"
 import { Alma } from "../services/Alma.js"
 import type { AlmaAmbiguous, AlmaError } from "../services/AlmaError.js"
+import type { AlmaList } from "../services/AlmaList.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { CacheStore, type ItemRecord, removalRetry } from "../services/CacheStore.js"
 import { forgetItem, forgetUser } from "./forget.js"
 import { cachedSkipping, discarded, type Outcome } from "./Outcome.js"
-import { putItems } from "./putItems.js"
+import { logSkippedEntry, putItems } from "./putItems.js"
 
 /**
  * The three item programs: read one item from Alma and write its record. When Alma no longer has it
@@ -23,7 +24,7 @@ interface ItemSource<Item> {
   readonly kind: ItemKind
   readonly one: (userId: string, itemId: string) => Effect.Effect<Item, AlmaError>
   /** The user's active list: where an absence is confirmed when the single GET proved nothing. */
-  readonly list: (userId: string) => Effect.Effect<ReadonlyArray<Item>, AlmaError>
+  readonly list: (userId: string) => Effect.Effect<AlmaList<Item>, AlmaError>
   readonly idOf: (item: Item) => string
   readonly isClosed: (item: Item) => boolean
   readonly toRecord: (item: Item, userId: string, clock: RecordClock) => ItemRecord
@@ -59,13 +60,19 @@ const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: str
         // The absence is known from the list read, not from the single GET before it.
         Effect.flatMap((listAskedAt) =>
           source.list(userId).pipe(
-            Effect.flatMap((items) => {
-              const listed = items.find((item) => source.idOf(item) === itemId)
-              return listed === undefined
-                ? forgetItem(source.kind, userId, itemId, listAskedAt).pipe(
-                    Effect.as<Outcome>(discarded(`${source.kind}-not-found`))
-                  )
-                : cache(listed)
+            Effect.flatMap((list) => {
+              const listed = list.items.find((item) => source.idOf(item) === itemId)
+              if (listed !== undefined) return cache(listed)
+              const unreadable = list.unreadable.find((item) => item.id === itemId)
+              // On the list but unreadable: current, so kept as it is; only this read is skipped.
+              if (unreadable !== undefined) {
+                return logSkippedEntry(source.kind, itemId, `unreadable: ${unreadable.problem}`).pipe(
+                  Effect.as(cachedSkipping(1))
+                )
+              }
+              return forgetItem(source.kind, userId, itemId, listAskedAt).pipe(
+                Effect.as<Outcome>(discarded(`${source.kind}-not-found`))
+              )
             })
           )
         )

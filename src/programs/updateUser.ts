@@ -14,7 +14,7 @@ import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
 import { Queues } from "../services/Queues.js"
 import { forgetUser, listedIds } from "./forget.js"
 import { cached, cachedSkipping, discarded } from "./Outcome.js"
-import { putItems } from "./putItems.js"
+import { putItems, reportUnreadable } from "./putItems.js"
 
 /**
  * How many times a refresh starts over when another writer changed the user record while it ran
@@ -70,11 +70,19 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
     yield* forgetUser(userId, clock.now)
     return discarded("user-not-found")
   }
-  const { loan: loans, request: requests, fee: fees } = lists.value
+  const loans = lists.value.loan.items
+  const requests = lists.value.request.items
+  const fees = lists.value.fee.items
+  // An item Alma sent that cannot be read is still current: listed, never deleted, not written.
+  const unreadable = yield* reportUnreadable({
+    loan: lists.value.loan.unreadable,
+    request: lists.value.request.unreadable,
+    fee: lists.value.fee.unreadable
+  })
   const ids: Record<ItemKind, ReadonlyArray<string>> = {
-    loan: loans.map((loan) => loan.loan_id),
-    request: requests.map((request) => request.request_id),
-    fee: fees.map((fee) => fee.id)
+    loan: [...loans.map((loan) => loan.loan_id), ...unreadable.ids.loan],
+    request: [...requests.map((request) => request.request_id), ...unreadable.ids.request],
+    fee: [...fees.map((fee) => fee.id), ...unreadable.ids.fee]
   }
 
   // Stale items go before the user record is rewritten: if anything below fails, the retry still
@@ -97,7 +105,7 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
   // new ID whose record is being written: absent for those milliseconds, never stale.)
   yield* store.putUser(userRecord(userId, ids, clock), previous)
 
-  let skipped = listed?.skipped ?? 0
+  let skipped = (listed?.skipped ?? 0) + unreadable.skipped
   if (config.itemRefresh === "inline") {
     const records: ReadonlyArray<ItemRecord> = [
       ...loans.map((loan) => ({ kind: "loan" as const, record: loanRecord(loan, userId, clock) })),

@@ -18,3 +18,12 @@ export const AlmaId = Schema.NonEmptyString
  * only `value` is ever read by this service.
  */
 export const CodeValue = almaObject({ value: nullable(Schema.String) })
+
+/**
+ * A number Alma sends: a JSON number, or the exact decimal text of an integer beyond 2^53 (how
+ * `parseAlmaJson` keeps one that a double would round). Kept as it came, never rounded.
+ */
+export const AlmaNumber = Schema.Union([
+  Schema.Number,
+  Schema.String.pipe(Schema.check(Schema.isPattern(/^-?\d{16,}$/)))
+])

@@ -1,9 +1,9 @@
 import { Schema } from "effect"
-import { AlmaId, almaObject, CodeValue, nullable } from "./AlmaObject.js"
+import { AlmaId, AlmaNumber, almaObject, CodeValue, nullable } from "./AlmaObject.js"
 
 /** One entry of a fee's `transaction` list (payments, waivers…). */
 export const FeeTransaction = almaObject({
-  amount: nullable(Schema.Number)
+  amount: nullable(AlmaNumber)
 })
 export type FeeTransaction = typeof FeeTransaction.Type
 
@@ -14,8 +14,8 @@ export const Fee = almaObject({
   user_primary_id: nullable(CodeValue),
   /** `{value: "ACTIVE" | "CLOSED" | …, desc}`: the fees list holds the ACTIVE ones only. */
   status: nullable(CodeValue),
-  balance: nullable(Schema.Number),
-  original_amount: nullable(Schema.Number),
+  balance: nullable(AlmaNumber),
+  original_amount: nullable(AlmaNumber),
   /** Singular in Alma and absent when there are none. */
   transaction: nullable(Schema.Array(FeeTransaction))
 })

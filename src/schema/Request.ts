@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { AlmaId, almaObject, nullable } from "./AlmaObject.js"
+import { AlmaId, AlmaNumber, almaObject, nullable } from "./AlmaObject.js"
 
 /**
  * Alma sends `request_status` both as codes (`NOT_STARTED`) and as labels (`Not Started`), and may add
@@ -26,7 +26,7 @@ export const Request = almaObject({
   /** A plain string here (fees carry an object). */
   user_primary_id: nullable(Schema.String),
   request_status: nullable(RequestStatus),
-  place_in_queue: nullable(Schema.Number)
+  place_in_queue: nullable(AlmaNumber)
 })
 export type Request = typeof Request.Type
 

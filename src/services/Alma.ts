@@ -4,9 +4,9 @@ import { RateLimiter } from "effect/persistence"
 import { parseAlmaError } from "../schema/AlmaErrorBody.js"
 import { parseAlmaJson } from "../schema/AlmaJson.js"
 import { describeIssue } from "../schema/describeIssue.js"
-import { Fee, FeeList } from "../schema/Fee.js"
-import { Loan, LoanPage } from "../schema/Loan.js"
-import { Request, RequestPage } from "../schema/Request.js"
+import { Fee } from "../schema/Fee.js"
+import { Loan } from "../schema/Loan.js"
+import { Request } from "../schema/Request.js"
 import { AlmaApiKey } from "./AlmaApiKey.js"
 import {
   AlmaAmbiguous,
@@ -19,6 +19,7 @@ import {
   AlmaUnauthorized,
   AlmaUnavailable
 } from "./AlmaError.js"
+import { type AlmaList, decodeItems, identityOf, itemsIn, listEnvelope, movementIn, type ReadPage } from "./AlmaList.js"
 import { AppConfig } from "./AppConfig.js"
 
 /** The six Alma calls this service makes (ALMA-API.md), named for counting. */
@@ -35,13 +36,13 @@ export class Alma extends Context.Service<
   Alma,
   {
     /** Every active loan of the user, all pages, with `renewable`. */
-    readonly loans: (userId: string) => Effect.Effect<ReadonlyArray<Loan>, AlmaError>
+    readonly loans: (userId: string) => Effect.Effect<AlmaList<Loan>, AlmaError>
     readonly loan: (userId: string, loanId: string) => Effect.Effect<Loan, AlmaError>
     /** Every active request of the user, all pages. */
-    readonly requests: (userId: string) => Effect.Effect<ReadonlyArray<Request>, AlmaError>
+    readonly requests: (userId: string) => Effect.Effect<AlmaList<Request>, AlmaError>
     readonly request: (userId: string, requestId: string) => Effect.Effect<Request, AlmaError>
     /** Every active fee of the user: Alma answers them all in one call. */
-    readonly fees: (userId: string) => Effect.Effect<ReadonlyArray<Fee>, AlmaError>
+    readonly fees: (userId: string) => Effect.Effect<AlmaList<Fee>, AlmaError>
     readonly fee: (userId: string, feeId: string) => Effect.Effect<Fee, AlmaError>
     readonly usage: Effect.Effect<AlmaUsage>
   }
@@ -57,6 +58,7 @@ export class Alma extends Context.Service<
 export const pageSize = 100
 /** Each page after the first starts at the last item of the one before: they must agree there. */
 const pageStep = pageSize - 1
+const feeEnvelope = listEnvelope("fee")
 
 const maxBackOff = Duration.seconds(5)
 
@@ -205,26 +207,33 @@ const make = Effect.gen(function* () {
   /**
    * Every page of a list, never torn. A loan returned or borrowed between two page reads shifts the
    * others across a page boundary, and an item that shifts onto a page already read would be missed,
-   * then deleted as stale. So, whatever Alma's sort order: each page starts at the last item of the
-   * one before and must agree with it there; every page must give the same total; the distinct IDs
-   * must number exactly that total; and a list of several pages has every page but the last read
-   * again at the end, unchanged. A list that moved is read once more, then the refresh fails (to be retried).
+   * then deleted as stale. So, whatever Alma's sort order (`movementIn`): each page starts at the
+   * last item of the one before and must agree with it there; every page must give the same total;
+   * the distinct items must number exactly that total; and a list of several pages has every page but
+   * the last read again at the end, unchanged. A list that moved is read once more, then the refresh
+   * fails (to be retried). Items are decoded one by one afterwards: one unreadable item is reported,
+   * never a reason to fail the list.
    */
-  const listAll = <Item extends Record<string, unknown>, Page>(
+  const listAll = <S extends Schema.Top & { readonly DecodingServices: never }>(
     target: Target,
     path: string,
-    schema: Schema.Codec<Page, unknown>,
-    itemsOf: (page: Page) => ReadonlyArray<Item> | null | undefined,
-    totalOf: (page: Page) => number,
-    idOf: (item: Item) => string,
+    key: "item_loan" | "user_request",
+    item: S,
+    idKey: string,
     extraParams: Record<string, string> = {}
-  ) => {
+  ): Effect.Effect<AlmaList<S["Type"]>, AlmaError> => {
+    const envelope = listEnvelope(key)
+    const identity = identityOf(idKey)
     const page = (offset: number) =>
-      get(target, path, schema, { ...extraParams, limit: String(pageSize), offset: String(offset) }).pipe(
-        Effect.map((answer) => ({ offset, total: totalOf(answer), items: itemsOf(answer) ?? [] }))
+      get(target, path, envelope, { ...extraParams, limit: String(pageSize), offset: String(offset) }).pipe(
+        Effect.map((answer): ReadPage => ({ offset, total: answer.total_record_count, items: itemsIn(answer, key) }))
       )
     const readOnce = Effect.gen(function* () {
       const first = yield* page(0)
+      // A first page short of what its total promises needs no further page to show it.
+      if (first.items.length !== Math.min(pageSize, first.total)) {
+        return { pages: [first], movement: movementIn([first], [], identity, pageSize) }
+      }
       const offsets: Array<number> = []
       for (let offset = pageStep; offset < first.total - 1; offset += pageStep) offsets.push(offset)
       const rest = yield* Effect.forEach(offsets, page, { concurrency: 2 })
@@ -232,18 +241,21 @@ const make = Effect.gen(function* () {
       // Every page but the last read again: an item that moved back onto a page already read (a
       // re-sort), while others left and came, shows there whatever the sort order.
       const again = yield* Effect.forEach(pages.slice(0, -1), (read) => page(read.offset), { concurrency: 2 })
-      return { pages, movement: movementIn(pages, again, idOf) }
+      return { pages, movement: movementIn(pages, again, identity, pageSize) }
     })
     return readOnce.pipe(
       Effect.flatMap((read) => (read.movement === undefined ? Effect.succeed(read) : readOnce)),
-      Effect.flatMap((read) => {
-        if (read.movement !== undefined) {
-          return Effect.fail(new AlmaListMoved({ endpoint: target.endpoint, detail: read.movement }))
-        }
-        const items = new Map<string, Item>()
-        for (const answer of read.pages) for (const item of answer.items) items.set(idOf(item), item)
-        return Effect.succeed([...items.values()])
-      })
+      Effect.flatMap((read) =>
+        read.movement === undefined
+          ? Effect.succeed(
+              decodeItems(
+                item,
+                idKey,
+                read.pages.flatMap((answer) => answer.items)
+              )
+            )
+          : Effect.fail(new AlmaListMoved({ endpoint: target.endpoint, detail: read.movement }))
+      )
     )
   }
 
@@ -251,15 +263,9 @@ const make = Effect.gen(function* () {
 
   return Alma.of({
     loans: Effect.fn("Alma.loans")(function* (userId: string) {
-      return yield* listAll(
-        { endpoint: "loans", userId },
-        `${user(userId)}/loans`,
-        LoanPage,
-        (page) => page.item_loan,
-        (page) => page.total_record_count,
-        (loan) => loan.loan_id,
-        { expand: "renewable" }
-      )
+      return yield* listAll({ endpoint: "loans", userId }, `${user(userId)}/loans`, "item_loan", Loan, "loan_id", {
+        expand: "renewable"
+      })
     }),
     loan: Effect.fn("Alma.loan")(function* (userId: string, loanId: string) {
       return yield* get(
@@ -273,10 +279,9 @@ const make = Effect.gen(function* () {
       return yield* listAll(
         { endpoint: "requests", userId },
         `${user(userId)}/requests`,
-        RequestPage,
-        (page) => page.user_request,
-        (page) => page.total_record_count,
-        (request) => request.request_id
+        "user_request",
+        Request,
+        "request_id"
       )
     }),
     request: Effect.fn("Alma.request")(function* (userId: string, requestId: string) {
@@ -287,24 +292,23 @@ const make = Effect.gen(function* () {
       )
     }),
     fees: Effect.fn("Alma.fees")(function* (userId: string) {
-      // One answer, no paging; a duplicate is dropped, and a count that disagrees with the list is
-      // read again, then fails the refresh rather than delete a fee as stale.
-      const readOnce = get({ endpoint: "fees", userId }, `${user(userId)}/fees`, FeeList).pipe(
+      // One answer, no paging. A count that disagrees with what was answered is read again, then
+      // fails the refresh rather than delete a fee as stale; a duplicate is dropped.
+      const readOnce = get({ endpoint: "fees", userId }, `${user(userId)}/fees`, feeEnvelope).pipe(
         Effect.map((list) => {
-          const answered = list.fee ?? []
-          const fees = new Map(answered.map((fee) => [fee.id, fee]))
+          const fees = itemsIn(list, "fee")
           const movement =
-            answered.length === list.total_record_count
+            fees.length === list.total_record_count
               ? undefined
-              : `total_record_count ${list.total_record_count}, ${answered.length} fees answered`
-          return { fees: [...fees.values()], movement }
+              : `total_record_count ${list.total_record_count}, ${fees.length} fees answered`
+          return { fees, movement }
         })
       )
       const read = yield* readOnce.pipe(
         Effect.flatMap((first) => (first.movement === undefined ? Effect.succeed(first) : readOnce))
       )
       if (read.movement !== undefined) return yield* new AlmaListMoved({ endpoint: "fees", detail: read.movement })
-      return read.fees
+      return decodeItems(Fee, "id", read.fees)
     }),
     fee: Effect.fn("Alma.fee")(function* (userId: string, feeId: string) {
       return yield* get(
@@ -342,50 +346,4 @@ const readAnswer = <S extends Schema.Top & { readonly DecodingServices: never }>
 const trackingOf = (body: string) => {
   const trackingId = parseAlmaError(body)?.trackingId
   return trackingId === undefined ? {} : { trackingId }
-}
-
-interface ReadPage<Item> {
-  readonly offset: number
-  readonly total: number
-  readonly items: ReadonlyArray<Item>
-}
-
-/** What shows that a list moved while it was paged, or undefined when nothing does. */
-const movementIn = <Item>(
-  pages: ReadonlyArray<ReadPage<Item>>,
-  again: ReadonlyArray<ReadPage<Item>>,
-  idOf: (item: Item) => string
-): string | undefined => {
-  const [first] = pages
-  if (first === undefined) return undefined
-  const total = first.total
-  const ids = new Set<string>()
-  for (const [index, page] of pages.entries()) {
-    if (page.total !== total)
-      return `total_record_count ${total} on the first page, ${page.total} at offset ${page.offset}`
-    const expected = Math.min(pageSize, Math.max(0, total - page.offset))
-    if (page.items.length !== expected)
-      return `${page.items.length} items at offset ${page.offset}, ${expected} expected`
-    const before = pages[index - 1]
-    if (before !== undefined) {
-      const last = before.items[before.items.length - 1]
-      const boundary = page.items[0]
-      if (last === undefined || boundary === undefined || idOf(last) !== idOf(boundary)) {
-        return `the pages at offsets ${before.offset} and ${page.offset} disagree at their shared item`
-      }
-    }
-    for (const item of page.items) ids.add(idOf(item))
-  }
-  if (ids.size !== total) return `total_record_count ${total}, ${ids.size} distinct items`
-  for (const [index, read] of again.entries()) {
-    const before = pages[index]
-    if (
-      before === undefined ||
-      read.total !== total ||
-      read.items.map(idOf).join("\n") !== before.items.map(idOf).join("\n")
-    ) {
-      return `the page at offset ${read.offset} changed while the others were read`
-    }
-  }
-  return undefined
 }

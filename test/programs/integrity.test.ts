@@ -199,6 +199,32 @@ describe("one bad item never blocks its patron", () => {
     }
   )
 
+  it.effect(
+    "an item Alma sends that cannot be read stays listed, its cached record kept, and is counted as skipped",
+    () => {
+      const stack = makeMemoryStack({ U1: patron([loan("L1"), loan("L2")]) }, { ITEM_REFRESH: "inline" })
+      return Effect.gen(function* () {
+        yield* updateUser("U1")
+        const p = patron([loan("L1")])
+        p.unreadable = {
+          loans: [
+            { id: "L2", problem: "due_date: Expected string" },
+            { id: undefined, problem: "loan_id: x" }
+          ]
+        }
+        stack.alma.patrons.set("U1", p)
+        yield* TestClock.adjust(1000)
+        expect(yield* updateUser("U1")).toEqual({ _tag: "Cached", skipped: 2 })
+        expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1", "L2"] })
+        expect(present(stack.cache, "loan").get("L2")).toMatchObject({ loan_id: "L2", title: "TL2" })
+        // Its item message, answered ambiguously, finds it on the list unreadable: kept, skipped.
+        stack.alma.itemFailures.set("L2", new AlmaAmbiguous({ entity: "loan", id: "L2", status: 400, code: "401652" }))
+        expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Cached", skipped: 1 })
+        expect(present(stack.cache, "loan").has("L2")).toBe(true)
+      }).pipe(Effect.provide(stack.services))
+    }
+  )
+
   it.effect("empty, non-string and null IDs left in a previous user record are skipped, the rest refreshed", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {

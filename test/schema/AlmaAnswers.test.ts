@@ -100,7 +100,7 @@ describe("Alma answers decode as Alma sends them", () => {
     const fines = decode(FeeList, fixtureJson("mlibrary-account__jbister_fines.json")).fee ?? []
     expect(fines.some((fee) => (fee.transaction?.length ?? 0) > 0)).toBe(true)
     const credit = decode(FeeList, fixtureJson("mlibrary-drupal__jbister_credit.json")).fee ?? []
-    expect(credit.some((fee) => (fee.balance ?? 0) < 0 || (fee.original_amount ?? 0) < 0)).toBe(true)
+    expect(credit.some((fee) => Number(fee.balance ?? 0) < 0 || Number(fee.original_amount ?? 0) < 0)).toBe(true)
     expect(credit.some((fee) => fee.title === null)).toBe(true)
   })
 

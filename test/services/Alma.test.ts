@@ -45,7 +45,9 @@ const runFailing = <A, E>(
 describe("Alma paging", () => {
   it.live("reads 250 loans in 3 pages of 100, with renewable", () =>
     Effect.gen(function* () {
-      const { value, requests } = yield* run(loansAnswer(250), (alma) => alma.loans("U1"))
+      const { value, requests } = yield* run(loansAnswer(250), (alma) =>
+        alma.loans("U1").pipe(Effect.map((l) => l.items))
+      )
       expect(value).toHaveLength(250)
       expect(new Set(value.map((l) => l.loan_id)).size).toBe(250)
       // Each page starts at the last item of the one before; all but the last are read again at the end.
@@ -64,14 +66,16 @@ describe("Alma paging", () => {
         () => json(200, { total_record_count: 0 }),
         (alma) => alma.loans("U1")
       )
-      expect(value).toEqual([])
+      expect(value).toEqual({ items: [], unreadable: [] })
       expect(requests).toHaveLength(1)
     })
   )
 
   it.live("exactly 100 loans is one page", () =>
     Effect.gen(function* () {
-      const { value, requests } = yield* run(loansAnswer(100), (alma) => alma.loans("U1"))
+      const { value, requests } = yield* run(loansAnswer(100), (alma) =>
+        alma.loans("U1").pipe(Effect.map((l) => l.items))
+      )
       expect(value).toHaveLength(100)
       expect(requests).toHaveLength(1)
     })
@@ -86,14 +90,14 @@ describe("Alma paging", () => {
           const page = Array.from({ length: count }, (_, i) => ({ request_id: `R${offset + i}` }))
           return json(200, { user_request: page, total_record_count: 101 })
         },
-        (alma) => alma.requests("U1")
+        (alma) => alma.requests("U1").pipe(Effect.map((l) => l.items))
       )
       expect(requests.value.map((r) => r.request_id)).toHaveLength(101)
       expect(requests.value.at(-1)?.request_id).toBe("R100")
       expect(requests.requests).toHaveLength(3)
       const fees = yield* run(
         () => ({ status: 200, body: fixtureText("mlibrary-account__jbister_fines.json") }),
-        (alma) => alma.fees("U1")
+        (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(fees.value).toHaveLength(2)
       expect(fees.requests).toHaveLength(1)
@@ -115,7 +119,7 @@ describe("Alma paging of a list that moves", () => {
           total_record_count: total
         })
       }
-      const { value, requests } = yield* run(answer, (alma) => alma.loans("U1"))
+      const { value, requests } = yield* run(answer, (alma) => alma.loans("U1").pipe(Effect.map((l) => l.items)))
       // The torn read (0, 99, 0 again), then the same three once more.
       expect(requests).toHaveLength(6)
       expect(value).toHaveLength(149)
@@ -150,7 +154,7 @@ describe("Alma paging of a list that moves", () => {
         if (++calls === 1) held = [...held.slice(1), loan(150)]
         return json(200, { item_loan: page, total_record_count: held.length })
       }
-      const { value } = yield* run(answer, (alma) => alma.loans("U1"))
+      const { value } = yield* run(answer, (alma) => alma.loans("U1").pipe(Effect.map((l) => l.items)))
       const ids = new Set(value.map((l) => l.loan_id))
       expect(ids.has("L100")).toBe(true)
       expect(ids.has("L150")).toBe(true)
@@ -171,7 +175,7 @@ describe("Alma paging of a list that moves", () => {
         if (++calls === 1) held = [...held.slice(0, 5), ...held.slice(6, 50), loan(150), ...held.slice(50)]
         return json(200, { item_loan: page, total_record_count: held.length })
       }
-      const { value } = yield* run(answer, (alma) => alma.loans("U1"))
+      const { value } = yield* run(answer, (alma) => alma.loans("U1").pipe(Effect.map((l) => l.items)))
       const ids = new Set(value.map((l) => l.loan_id))
       expect(ids.has("L150")).toBe(true)
       expect(ids.has("L5")).toBe(false)
@@ -184,13 +188,13 @@ describe("Alma paging of a list that moves", () => {
       const fee = (id: string) => ({ id, balance: 1 })
       const duplicated = yield* run(
         () => json(200, { fee: [fee("F1"), fee("F1"), fee("F2")], total_record_count: 3 }),
-        (alma) => alma.fees("U1")
+        (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(duplicated.value.map((f) => f.id)).toEqual(["F1", "F2"])
       expect(duplicated.requests).toHaveLength(1)
       const { error, requests } = yield* runFailing(
         () => json(200, { fee: [fee("F1")], total_record_count: 2 }),
-        (alma) => alma.fees("U1")
+        (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(error).toMatchObject({ _tag: "AlmaListMoved", endpoint: "fees" })
       expect(requests).toHaveLength(2)
@@ -314,7 +318,7 @@ describe("Alma errors are typed", () => {
       expect(xml.requests).toHaveLength(1)
       const forbidden = yield* runFailing(
         () => almaError(403, "INVALID_REQUEST"),
-        (alma) => alma.fees("U1")
+        (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(forbidden.error).toMatchObject({ _tag: "AlmaUnauthorized", status: 403 })
     })
@@ -329,7 +333,7 @@ describe("Alma errors are typed", () => {
             : json(200, { total_record_count: 0 }),
         (alma) => Effect.zip(alma.loans("U1"), alma.usage)
       )
-      expect(value[0]).toEqual([])
+      expect(value[0]).toEqual({ items: [], unreadable: [] })
       expect(requests).toHaveLength(3)
       expect(value[1]).toMatchObject({ calls: 3, rateLimited: 2 })
     })
@@ -364,7 +368,7 @@ describe("Alma errors are typed", () => {
     Effect.gen(function* () {
       const { value } = yield* run(
         (_, call) => (call === 1 ? almaError(500, "GENERAL_ERROR") : json(200, { fee: [], total_record_count: 0 })),
-        (alma) => alma.fees("U1")
+        (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(value).toEqual([])
     })
@@ -420,17 +424,56 @@ describe("Alma errors are typed", () => {
     })
   )
 
-  it.live("a 2xx answer that breaks its schema names the path and rule, never the patron's data", () =>
+  it.live("a 2xx list whose envelope breaks its schema names the path and rule, never the patron's data", () =>
     Effect.gen(function* () {
       const { error } = yield* runFailing(
-        () => json(200, { item_loan: [{ loan_id: 5, title: "Secret Diaries of Jane Doe" }], total_record_count: 1 }),
+        () =>
+          json(200, { item_loan: [{ loan_id: "L1", title: "Secret Diaries of Jane Doe" }], total_record_count: "1" }),
         (alma) => alma.loans("U1")
       )
       expect(error._tag).toBe("AlmaBadResponse")
       const problem = error._tag === "AlmaBadResponse" ? error.problem : undefined
-      expect(problem).toMatch(/^item_loan\.0\.loan_id: /)
+      expect(problem).toMatch(/^total_record_count: /)
       expect(JSON.stringify(error)).not.toContain("Secret Diaries")
       expect(error).not.toHaveProperty("excerpt")
+    })
+  )
+
+  it.live("one unreadable item never fails its list: it is reported with its ID and problem, the others read", () =>
+    Effect.gen(function* () {
+      const secret = "Secret Diaries of Jane Doe"
+      const { value } = yield* run(
+        () =>
+          json(200, {
+            item_loan: [
+              { loan_id: "L1", title: "fine" },
+              { loan_id: 5, title: secret },
+              { loan_id: "", title: secret },
+              { loan_id: "L4", due_date: 17, title: secret }
+            ],
+            total_record_count: 4
+          }),
+        (alma) => alma.loans("U1")
+      )
+      expect(value.items.map((loan) => loan.loan_id)).toEqual(["L1"])
+      expect(value.unreadable.map((item) => item.id)).toEqual(["5", undefined, "L4"])
+      expect(value.unreadable[0]?.problem).toMatch(/^loan_id: /)
+      expect(value.unreadable[2]?.problem).toMatch(/^due_date: /)
+      expect(JSON.stringify(value.unreadable)).not.toContain(secret)
+    })
+  )
+
+  it.live("a fee whose amounts are integers beyond 2^53 is read with them exact, as text", () =>
+    Effect.gen(function* () {
+      const { value } = yield* run(
+        () => ({
+          status: 200,
+          body: '{"fee":[{"id":"F1","balance":12345678901234567890,"original_amount":2.5}],"total_record_count":1}'
+        }),
+        (alma) => alma.fees("U1")
+      )
+      expect(value.unreadable).toEqual([])
+      expect(value.items[0]).toMatchObject({ id: "F1", balance: "12345678901234567890", original_amount: 2.5 })
     })
   )
 

@@ -4,12 +4,14 @@ import type { Loan } from "../../schema/Loan.js"
 import type { Request } from "../../schema/Request.js"
 import { Alma, type AlmaEndpoint } from "../Alma.js"
 import { AlmaAmbiguous, type AlmaError, AlmaNotFound } from "../AlmaError.js"
+import type { AlmaList, UnreadableItem } from "../AlmaList.js"
 
-/** What Alma holds for one patron. */
+/** What Alma holds for one patron; `unreadable`: list entries the live service could not decode. */
 export interface AlmaPatron {
   loans: Array<Loan>
   requests: Array<Request>
   fees: Array<Fee>
+  unreadable?: Partial<Record<"loans" | "requests" | "fees", ReadonlyArray<UnreadableItem>>>
 }
 
 /**
@@ -43,6 +45,11 @@ const missing = (entity: "loan" | "request" | "fee", id: string): AlmaError =>
     ? new AlmaNotFound({ entity, id, code: "401665" })
     : new AlmaAmbiguous({ entity, id, status: 400, code: entity === "loan" ? "401652" : "401694" })
 
+const listOf = <A>(items: ReadonlyArray<A>, unreadable: ReadonlyArray<UnreadableItem> = []): AlmaList<A> => ({
+  items,
+  unreadable
+})
+
 export const layerMemory = (alma: MemoryAlma) => {
   const answer = <A>(endpoint: AlmaEndpoint, userId: string, read: (p: AlmaPatron) => Effect.Effect<A, AlmaError>) =>
     Effect.suspend(() => {
@@ -74,9 +81,10 @@ export const layerMemory = (alma: MemoryAlma) => {
   return Layer.succeed(
     Alma,
     Alma.of({
-      loans: (userId) => answer("loans", userId, (p) => Effect.succeed(p.loans)),
-      requests: (userId) => answer("requests", userId, (p) => Effect.succeed(p.requests)),
-      fees: (userId) => answer("fees", userId, (p) => Effect.succeed(p.fees)),
+      loans: (userId) => answer("loans", userId, (p) => Effect.succeed(listOf(p.loans, p.unreadable?.loans))),
+      requests: (userId) =>
+        answer("requests", userId, (p) => Effect.succeed(listOf(p.requests, p.unreadable?.requests))),
+      fees: (userId) => answer("fees", userId, (p) => Effect.succeed(listOf(p.fees, p.unreadable?.fees))),
       loan: (userId, id) => item("loan", "loan", userId, id, (p) => p.loans.find((l) => l.loan_id === id)),
       request: (userId, id) =>
         item("request", "request", userId, id, (p) => p.requests.find((r) => r.request_id === id)),
