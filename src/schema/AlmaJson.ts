@@ -1,16 +1,37 @@
 /**
- * Alma's JSON as JavaScript values, with one difference from `JSON.parse`: an integer literal beyond
- * 2^53 (which a double cannot hold, and DynamoDB's marshaller refuses) is kept as its exact decimal
- * text, a string, instead of being rounded. Everything else parses as `JSON.parse` parses it.
+ * Alma's JSON as JavaScript values, with one difference from `JSON.parse`: a number literal that a
+ * double cannot hold exactly (an integer beyond 2^53, more than 15 significant digits that do not
+ * survive, a magnitude beyond a double's range) is kept as its exact decimal text, a string, instead
+ * of being rounded or turned into Infinity. Everything else parses as `JSON.parse` parses it.
  */
 export const parseAlmaJson = (text: string): unknown => {
-  // The common case costs one scan: no run of 16 digits, no integer that needs care.
-  if (!/\d{16}/.test(text)) return JSON.parse(text)
-  return JSON.parse(quoteUnsafeIntegers(text))
+  // The common case costs one scan: no long run of digits, no three-digit exponent.
+  if (!/[\d.]{16,}|[eE][-+]?\d{3}/.test(text)) return JSON.parse(text)
+  return JSON.parse(quoteInexactNumbers(text))
 }
 
-/** The text with every unsafe integer literal outside strings wrapped in quotes. */
-const quoteUnsafeIntegers = (text: string): string => {
+/** Sign, significant digits and exponent of a decimal literal: equal for equal values. */
+const canonical = (literal: string): string => {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(literal)
+  if (match === null) return literal
+  const [, sign = "", whole = "", fraction = "", exponent = "0"] = match
+  const digits = `${whole}${fraction}`
+  const leading = digits.length - digits.replace(/^0+/, "").length
+  const significant = digits.replace(/^0+/, "").replace(/0+$/, "")
+  if (significant === "") return "0"
+  // The value is 0.significant × 10^scale.
+  const scale = whole.length - leading + Number(exponent)
+  return `${sign}${significant}e${scale}`
+}
+
+/** Whether the double JavaScript makes of the literal is exactly the literal's value. */
+const isExact = (literal: string): boolean => {
+  const value = Number(literal)
+  return Number.isFinite(value) && canonical(String(value)) === canonical(literal)
+}
+
+/** The text with every inexact number literal outside strings wrapped in quotes. */
+const quoteInexactNumbers = (text: string): string => {
   let out = ""
   let copied = 0
   let i = 0
@@ -24,10 +45,8 @@ const quoteUnsafeIntegers = (text: string): string => {
       continue
     }
     if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) {
-      const match = /^-?\d+(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400))
-      const literal = match?.[0] ?? c
-      const isInteger = match !== null && match[1] === undefined && match[2] === undefined
-      if (isInteger && !Number.isSafeInteger(Number(literal))) {
+      const literal = /^-?\d+(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400))?.[0] ?? c
+      if (!isExact(literal)) {
         out += `${text.slice(copied, i)}"${literal}"`
         copied = i + literal.length
       }

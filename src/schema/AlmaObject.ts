@@ -20,10 +20,10 @@ export const AlmaId = Schema.NonEmptyString
 export const CodeValue = almaObject({ value: nullable(Schema.String) })
 
 /**
- * A number Alma sends: a JSON number, or the exact decimal text of an integer beyond 2^53 (how
- * `parseAlmaJson` keeps one that a double would round). Kept as it came, never rounded.
+ * A number Alma sends: a JSON number, or the exact decimal text of one a double would round (how
+ * `parseAlmaJson` keeps it). Kept as it came, never rounded.
  */
 export const AlmaNumber = Schema.Union([
   Schema.Number,
-  Schema.String.pipe(Schema.check(Schema.isPattern(/^-?\d{16,}$/)))
+  Schema.String.pipe(Schema.check(Schema.isPattern(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/)))
 ])

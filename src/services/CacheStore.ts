@@ -287,26 +287,20 @@ const make = Effect.gen(function* () {
     )
   }
 
-  const appendToUser = (primaryId: string, kind: ItemKind, id: string, over: StoredUser) => {
-    const condition = userCondition(Option.some(over))
-    return Effect.tryPromise({
+  /** One conditional UpdateItem of the user record; the condition failing is `CacheConflict`. */
+  const updateUserRecord = (
+    primaryId: string,
+    update: {
+      readonly UpdateExpression: string
+      readonly ConditionExpression: string
+      readonly ExpressionAttributeNames: Record<string, string>
+      readonly ExpressionAttributeValues: Record<string, AttributeValue>
+    }
+  ) =>
+    Effect.tryPromise({
       try: (signal) =>
         dynamodb.send(
-          new UpdateItemCommand({
-            TableName: tables.user,
-            Key: marshall({ primary_id: primaryId }),
-            UpdateExpression: "SET #list = list_append(if_not_exists(#list, :none), :ids)",
-            ConditionExpression: condition.ConditionExpression,
-            ExpressionAttributeNames: {
-              ...(condition.ExpressionAttributeNames ?? {}),
-              "#list": itemKindSpec[kind].userList
-            },
-            ExpressionAttributeValues: {
-              ...(condition.ExpressionAttributeValues ?? {}),
-              ":none": { L: [] },
-              ":ids": { L: [{ S: id }] }
-            }
-          }),
+          new UpdateItemCommand({ TableName: tables.user, Key: marshall({ primary_id: primaryId }), ...update }),
           { abortSignal: signal }
         ),
       catch: (error) => error
@@ -318,43 +312,49 @@ const make = Effect.gen(function* () {
             ? new CacheConflict({ table: tables.user, operation: "UpdateItem", key: primaryId })
             : toStoreError(tables.user, "UpdateItem")(error)
         )
-      ),
-      Effect.withSpan("CacheStore.appendToUser")
+      )
     )
+
+  /** The whole list set anew, under the condition that the record is as `over` read it. */
+  const replaceList = (primaryId: string, kind: ItemKind, over: StoredUser, ids: ReadonlyArray<string>) => {
+    const condition = userCondition(Option.some(over))
+    return updateUserRecord(primaryId, {
+      UpdateExpression: "SET #list = :ids",
+      ConditionExpression: condition.ConditionExpression,
+      ExpressionAttributeNames: { ...(condition.ExpressionAttributeNames ?? {}), "#list": itemKindSpec[kind].userList },
+      ExpressionAttributeValues: {
+        ...(condition.ExpressionAttributeValues ?? {}),
+        ":ids": { L: ids.map((id) => ({ S: id })) }
+      }
+    })
+  }
+
+  const appendToUser = (primaryId: string, kind: ItemKind, id: string, over: StoredUser) => {
+    const strings = over.lists[kind].filter((entry): entry is string => typeof entry === "string")
+    return replaceList(primaryId, kind, over, [...strings, id]).pipe(Effect.withSpan("CacheStore.appendToUser"))
   }
 
   const removeFromUser = (primaryId: string, kind: ItemKind, id: string) => {
     const list = itemKindSpec[kind].userList
     // Lists (not sets) are the contract, so an element goes by index; the condition makes a concurrent
     // change of the list fail the update instead of removing the wrong ID, and the retry reads again.
+    // Another writer's set (or lone string) in its place is replaced by the list without the ID.
     const once = Effect.gen(function* () {
       const user = yield* getUser(primaryId)
       if (Option.isNone(user)) return
-      const index = user.value.lists[kind].indexOf(id)
+      const entries = user.value.lists[kind]
+      const index = entries.indexOf(id)
       if (index < 0) return
-      yield* Effect.tryPromise({
-        try: (signal) =>
-          dynamodb.send(
-            new UpdateItemCommand({
-              TableName: tables.user,
-              Key: marshall({ primary_id: primaryId }),
-              UpdateExpression: `REMOVE #list[${index}]`,
-              ConditionExpression: `#list[${index}] = :id`,
-              ExpressionAttributeNames: { "#list": list },
-              ExpressionAttributeValues: { ":id": { S: id } }
-            }),
-            { abortSignal: signal }
-          ),
-        catch: (error) => error
-      }).pipe(
-        Effect.catch((error) =>
-          Effect.fail(
-            isConditionFailure(error)
-              ? new CacheConflict({ table: tables.user, operation: "UpdateItem", key: primaryId })
-              : toStoreError(tables.user, "UpdateItem")(error)
-          )
-        )
-      )
+      if (user.value.version[list]?.L === undefined) {
+        const rest = entries.filter((entry): entry is string => typeof entry === "string" && entry !== id)
+        return yield* replaceList(primaryId, kind, user.value, rest)
+      }
+      yield* updateUserRecord(primaryId, {
+        UpdateExpression: `REMOVE #list[${index}]`,
+        ConditionExpression: `#list[${index}] = :id`,
+        ExpressionAttributeNames: { "#list": list },
+        ExpressionAttributeValues: { ":id": { S: id } }
+      })
     })
     return once.pipe(
       Effect.retry({

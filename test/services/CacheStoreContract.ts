@@ -463,6 +463,29 @@ export const cacheStoreContract = (target: ContractTarget): void =>
       })
     )
 
+    it.effect("removeFromUser on a string set another writer stored replaces it by the list without the ID", () =>
+      Effect.gen(function* () {
+        yield* rawPut("user", { primary_id: "u-remove-set", loan_ids: new Set(["L1", "L2"]), expiry_date: expiry })
+        yield* removeFromUser("u-remove-set", "L1")
+        expect((yield* rawGet("user", "u-remove-set"))?.loan_ids).toEqual({ L: [{ S: "L2" }] })
+      })
+    )
+
+    it.effect("appendToUser adds the ID over the state read, and conflicts when the record changed since", () =>
+      Effect.gen(function* () {
+        const record = user("u-append", { loan: ["L1"] })
+        yield* putUser(record, Option.none())
+        const read = yield* readUser("u-append")
+        yield* CacheStore.use((store) => store.appendToUser("u-append", "loan", "L2", read.value))
+        expect((yield* rawGet("user", "u-append"))?.loan_ids).toEqual(av({ loan_ids: ["L1", "L2"] }).loan_ids)
+        const failure = yield* CacheStore.use((store) => store.appendToUser("u-append", "loan", "L3", read.value)).pipe(
+          Effect.flip
+        )
+        expect(failure).toMatchObject({ _tag: "CacheConflict", operation: "UpdateItem", key: "u-append" })
+        expect((yield* rawGet("user", "u-append"))?.loan_ids).toEqual(av({ loan_ids: ["L1", "L2"] }).loan_ids)
+      })
+    )
+
     it.effect(
       "20 concurrent removals of 20 different IDs from one list all succeed and leave exactly the others",
       () =>

@@ -139,19 +139,29 @@ export const layerMemory = (cache: MemoryCache) => {
           if (user === undefined || Option.isNone(current) || !sameVersion(current.value.version, over.version)) {
             return new CacheConflict({ table: "users", operation: "UpdateItem", key: primaryId })
           }
-          const list = itemKindSpec[kind].userList
-          const ids = user[list]
-          user[list] = [...(Array.isArray(ids) ? ids : []), id]
+          const strings = current.value.lists[kind].filter((entry) => typeof entry === "string")
+          user[itemKindSpec[kind].userList] = [...strings, id]
           cache.writes++
           return undefined
         }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure)))),
       removeFromUser: (primaryId, kind, id) =>
         guard(cache, "removeFromUser", "user", () => {
-          const ids = cache.tables.user.get(primaryId)?.[itemKindSpec[kind].userList]
+          const user = cache.tables.user.get(primaryId)
+          const list = itemKindSpec[kind].userList
+          const ids = user?.[list]
           // By index, the first occurrence, as the live store removes it.
-          const index = Array.isArray(ids) ? ids.indexOf(id) : -1
-          if (Array.isArray(ids) && index >= 0) {
-            ids.splice(index, 1)
+          if (Array.isArray(ids)) {
+            const index = ids.indexOf(id)
+            if (index >= 0) {
+              ids.splice(index, 1)
+              cache.writes++
+            }
+            return
+          }
+          // A set or a lone string another writer left: replaced by the list without the ID.
+          const entries = Option.getOrUndefined(userOf(primaryId))?.lists[kind] ?? []
+          if (user !== undefined && entries.includes(id)) {
+            user[list] = entries.filter((entry) => typeof entry === "string" && entry !== id)
             cache.writes++
           }
         })

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest"
+import { parseAlmaJson } from "../../src/schema/AlmaJson.js"
+import { fixtureText } from "../support/fixtures.js"
+
+describe("parseAlmaJson", () => {
+  it("parses what JSON.parse parses, exactly as it does, when every number is exact", () => {
+    for (const file of [
+      "mlibrary-account__loans.json",
+      "mlibrary-account__jbister_fines.json",
+      "mlibrary-drupal__jbister_credit.json"
+    ]) {
+      const text = fixtureText(file)
+      expect(parseAlmaJson(text)).toEqual(JSON.parse(text))
+    }
+    expect(parseAlmaJson('{"a":1.5,"b":-2,"c":0.30000000000000004,"d":1e21,"e":9007199254740991}')).toEqual({
+      a: 1.5,
+      b: -2,
+      c: 0.30000000000000004,
+      d: 1e21,
+      e: 9007199254740991
+    })
+  })
+
+  it("keeps a number a double would round, or turn into Infinity, as its exact text", () => {
+    expect(
+      parseAlmaJson(
+        '{"big":123456789012345678901,"neg":-9007199254740993,"frac":123456789012345678901.25,"huge":1e400,"n":[1,12345678901234567]}'
+      )
+    ).toEqual({
+      big: "123456789012345678901",
+      neg: "-9007199254740993",
+      frac: "123456789012345678901.25",
+      huge: "1e400",
+      n: [1, "12345678901234567"]
+    })
+  })
+
+  it("leaves numbers inside strings alone, escaped quotes included", () => {
+    expect(parseAlmaJson('{"t":"a \\" 123456789012345678901","x":123456789012345678901}')).toEqual({
+      t: 'a " 123456789012345678901',
+      x: "123456789012345678901"
+    })
+  })
+})
