@@ -6,9 +6,12 @@ import { AwsClients } from "./AwsClients.js"
 
 /**
  * The Alma API key, read from its SSM SecureString once per container and again after a TTL (a
- * rotated key reaches running containers without a deployment). Failures are not cached. Held as
+ * rotated key reaches running containers without a deployment). A failure is kept 5 s. Held as
  * `Redacted` so that no log or error ever prints it.
  */
+/** How long a failed SSM read answers for itself before SSM is asked again. */
+export const failedReadTtl = Duration.seconds(5)
+
 export class AlmaApiKey extends Context.Service<
   AlmaApiKey,
   {
@@ -64,7 +67,9 @@ export class AlmaApiKey extends Context.Service<
         }),
         Effect.withSpan("AlmaApiKey.read")
       )
-      return yield* AlmaApiKey.make(read, (exit) => (Exit.isSuccess(exit) ? source.ttl : 0), source.recheck)
+      // A failed read is kept a few seconds: while SSM refuses (throttled), messages are retried without
+      // each of them asking SSM again.
+      return yield* AlmaApiKey.make(read, (exit) => (Exit.isSuccess(exit) ? source.ttl : failedReadTtl), source.recheck)
     })
   )
 }

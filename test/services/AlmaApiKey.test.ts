@@ -49,6 +49,34 @@ describe("the Alma API key", () => {
     })
   )
 
+  it.effect("through SSM, a failed read answers for itself for 5 s: SSM is not asked for every message", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const layer = AlmaApiKey.layer.pipe(
+        Layer.provide(
+          fakeAwsClients({
+            ssm: () => {
+              calls++
+              if (calls === 1) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" })
+              return { Parameter: { Name: "/alma/key", Value: "k2", Type: "SecureString" } }
+            }
+          })
+        ),
+        Layer.provide(testConfig({ ALMA_API_KEY: undefined, ALMA_API_KEY_NAME: "/alma/key" }))
+      )
+      yield* Effect.gen(function* () {
+        const key = yield* AlmaApiKey
+        for (let message = 0; message < 10; message++) {
+          expect((yield* Effect.flip(key.get))._tag).toBe("AlmaApiKeyUnavailable")
+        }
+        expect(calls).toBe(1)
+        yield* TestClock.adjust(Duration.seconds(5))
+        expect(Redacted.value(yield* key.get)).toBe("k2")
+        expect(calls).toBe(2)
+      }).pipe(Effect.provide(layer))
+    })
+  )
+
   it.effect("a failed read is not cached", () =>
     Effect.gen(function* () {
       let reads = 0
