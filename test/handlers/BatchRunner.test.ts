@@ -1,4 +1,8 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
+import type { ServiceContext } from "../../src/handlers/runtime.js"
 import { feeBatch, loanBatch, userBatch } from "../../src/handlers/specs.js"
 import {
   AlmaApiKeyUnavailable,
@@ -118,6 +122,42 @@ describe("the fate of each record", () => {
     const response = await stack.handler(userBatch)(sqsEvent([["m1", "U1"]]), lambdaContext())
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
     expect(recordLogs(stack)[0]?.annotations).toMatchObject({ errorTag: "QueueSendFailed", unsent: 1 })
+  })
+
+  it("a defect (a bug in a program) is retried, logged as an error with its cause, never lost", async () => {
+    const stack = makeMemoryStack({ U1: patron() })
+    const buggy: BatchSpec<typeof userBatch.message.Type, ServiceContext> = {
+      ...userBatch,
+      run: () => Effect.die(new Error("a bug in the program"))
+    }
+    const response = await stack.handler(buggy)(sqsEvent([["m1", "U1"]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    const [log] = recordLogs(stack)
+    expect(log?.level).toBe("ERROR")
+    expect(log?.annotations).toMatchObject({ fate: "retried", errorTag: "Defect", messageId: "m1", userID: "U1" })
+    expect(JSON.stringify(log?.message)).toContain("a bug in the program")
+    expect(metricsLine(stack)).toMatchObject({ Received: 1, Succeeded: 0, Discarded: 0, Retried: 1 })
+  })
+
+  it.effect("a record not finished before the Lambda's time runs short is cut off as OutOfTime", () => {
+    const stack = makeMemoryStack({ U1: patron() })
+    // Never finishes by itself: only the per-record deadline ends it.
+    const hanging: BatchSpec<typeof userBatch.message.Type, ServiceContext> = { ...userBatch, run: () => Effect.never }
+    // 10 s left throughout: a 1 s reserve (a tenth), so the record has 9 s.
+    const context = { getRemainingTimeInMillis: () => 10_000 }
+    return Effect.gen(function* () {
+      const batch = yield* Effect.forkChild(processBatch(hanging)(sqsEvent([["m1", "U1"]]), context))
+      yield* TestClock.adjust(Duration.millis(8_999))
+      expect(batch.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust(Duration.millis(1))
+      // Ended by the deadline, not by the test's own timeout.
+      expect(batch.pollUnsafe()).toBeDefined()
+      const response = yield* Fiber.join(batch)
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+      const [log] = recordLogs(stack)
+      expect(log?.level).toBe("WARN")
+      expect(log?.annotations).toMatchObject({ fate: "retried", errorTag: "OutOfTime", remainingMillis: 10_000 })
+    }).pipe(Effect.provide(stack.services))
   })
 
   it("records not started when the Lambda's time runs short are reported as failures", async () => {

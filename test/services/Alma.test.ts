@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { Alma } from "../../src/services/Alma.js"
-import type { AlmaError } from "../../src/services/AlmaError.js"
+import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
+import { type AlmaError, AlmaUnauthorized } from "../../src/services/AlmaError.js"
 import { testApiKey } from "../support/env.js"
 import { almaError, type FakeAnswer, fakeAlmaHttp, json } from "../support/fakeAlmaHttp.js"
+import { fakeAwsClients } from "../support/fakeAws.js"
 import { fixtureText } from "../support/fixtures.js"
-import { almaOver } from "../support/layers.js"
+import { almaOver, testConfig } from "../support/layers.js"
 
 const loan = (n: number) => ({ loan_id: `L${n}`, user_id: "U1", due_date: "2026-12-01T22:00:00Z", title: `Book ${n}` })
 
@@ -249,14 +251,25 @@ describe("Alma requests", () => {
     })
   )
 
-  it.live("hostile item IDs stay inside their path segment too", () =>
+  it.live.each([
+    ["loan", "loans"],
+    ["request", "requests"],
+    ["fee", "fees"]
+  ] as const)("a hostile %s ID stays inside its path segment too", ([entity, segment]) =>
     Effect.gen(function* () {
-      const { requests } = yield* run(
-        () => json(200, { fee_id: "x", id: "x" }),
-        (alma) => alma.fee("U1", "../../../bibs?x=1#y")
+      const hostile = "../../../bibs?x=1#y"
+      const { requests } = yield* runFailing(
+        () => almaError(400, "401652"),
+        (alma): Effect.Effect<unknown, AlmaError> =>
+          entity === "loan"
+            ? alma.loan("U1", hostile)
+            : entity === "request"
+              ? alma.request("U1", hostile)
+              : alma.fee("U1", hostile)
       )
-      expect(requests[0]?.url.pathname).toBe("/almaws/v1/users/U1/fees/..%2F..%2F..%2Fbibs%3Fx%3D1%23y")
-      expect(requests[0]?.url.search).toBe("")
+      expect(requests[0]?.url.pathname).toBe(`/almaws/v1/users/U1/${segment}/..%2F..%2F..%2Fbibs%3Fx%3D1%23y`)
+      expect(requests[0]?.url.hash).toBe("")
+      expect([...(requests[0]?.url.searchParams.keys() ?? [])]).toEqual(entity === "loan" ? ["expand"] : [])
     })
   )
 })
@@ -321,6 +334,46 @@ describe("Alma errors are typed", () => {
         (alma) => alma.fees("U1").pipe(Effect.map((l) => l.items))
       )
       expect(forbidden.error).toMatchObject({ _tag: "AlmaUnauthorized", status: 403 })
+    })
+  )
+
+  it.live.each([
+    [401, ""],
+    [401, "Unauthorized"],
+    [403, "<html><body>403 Forbidden</body></html>"]
+  ] as const)("a bare %i without an Alma code (%j) is AlmaUnauthorized, not retried", ([status, body]) =>
+    Effect.gen(function* () {
+      const { error, requests } = yield* runFailing(
+        () => ({ status, body }),
+        (alma) => alma.loan("U1", "L1")
+      )
+      expect(error).toEqual(new AlmaUnauthorized({ status, code: String(status) }))
+      expect(requests).toHaveLength(1)
+    })
+  )
+
+  it.live("a refused key is dropped: the next call reads SSM again and sends the new key", () =>
+    Effect.gen(function* () {
+      const keys = ["first-key", "rotated-key"]
+      let ssmReads = 0
+      const http = fakeAlmaHttp((_, call) =>
+        call === 1 ? almaError(401, "UNAUTHORIZED") : json(200, { loan_id: "L1" })
+      )
+      const alma = Alma.layerWithoutHttp.pipe(
+        Layer.provide(AlmaApiKey.layer),
+        Layer.provide(http.layer),
+        Layer.provide(
+          fakeAwsClients({ ssm: () => ({ Parameter: { Value: keys[Math.min(ssmReads++, keys.length - 1)] } }) })
+        ),
+        Layer.provide(testConfig({ ALMA_API_KEY: undefined, ALMA_API_KEY_NAME: "/alma/key" }))
+      )
+      const [refused, answered] = yield* Alma.use((service) =>
+        Effect.all([Effect.flip(service.loan("U1", "L1")), service.loan("U1", "L1")])
+      ).pipe(Effect.provide(alma))
+      expect(refused._tag).toBe("AlmaUnauthorized")
+      expect(answered.loan_id).toBe("L1")
+      expect(ssmReads).toBe(2)
+      expect(http.requests.map((r) => r.headers.authorization)).toEqual(["apikey first-key", "apikey rotated-key"])
     })
   )
 
