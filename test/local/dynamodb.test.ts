@@ -24,12 +24,11 @@ describe("startDynamoDbLocal", () => {
   })
 
   it("fails fast, quoting the JVM's output, when its port is taken", async () => {
-    const started = Date.now()
-    await expect(startDynamoDbLocal({ port, startTimeoutMs: 20_000 })).rejects.toThrow(
+    // A start-up time-out far beyond the test's own: only the JVM's exit can end the start in time.
+    await expect(startDynamoDbLocal({ port, startTimeoutMs: 600_000 })).rejects.toThrow(
       /exited during start-up[\s\S]*Address already in use/
     )
-    expect(Date.now() - started).toBeLessThan(10_000)
-  }, 30_000)
+  }, 60_000)
 
   it("rejects at once when Java cannot be started", async () => {
     await expect(startDynamoDbLocal({ javaCommand: "/nonexistent/java", startTimeoutMs: 20_000 })).rejects.toThrow(

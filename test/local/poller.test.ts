@@ -221,20 +221,31 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     await send(q.url, ["slow"])
     let calls = 0
     const events: PollerEvent[] = []
-    const p = poller(
-      [
+    // The first invocation outlives any timeout: it ends only once the poller has reported its batch.
+    let release: () => void = () => undefined
+    const reported = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const p = createPoller({
+      client,
+      region: REGION,
+      mappings: [
         {
           functionName: "slow",
           queueUrl: q.url,
           timeoutMs: 150,
           handler: async () => {
             calls += 1
-            if (calls === 1) await new Promise((resolve) => setTimeout(resolve, 400))
+            if (calls === 1) await reported
           }
         }
       ],
-      events
-    )
+      onEvent: (event) => {
+        events.push(event)
+        if (event.type === "invocation") release()
+      }
+    })
+    pollers.push(p)
     await p.start()
     await p.waitUntilDrained({ timeoutMs: 10_000 })
     expect(events[0]).toMatchObject({
@@ -251,6 +262,12 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     const processed = new Set<string>()
     let running = 0
     let maxRunning = 0
+    // The first invocation holds on until a second one runs beside it: overlap by an event, not by timing.
+    let overlapped: () => void = () => undefined
+    const overlap = new Promise<void>((resolve) => {
+      overlapped = resolve
+    })
+    let invocations = 0
     const p = poller([
       {
         functionName: "parallel",
@@ -259,8 +276,11 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
         concurrency: 3,
         handler: async (event) => {
           running += 1
+          invocations += 1
           maxRunning = Math.max(maxRunning, running)
-          await new Promise((resolve) => setTimeout(resolve, 50))
+          if (running >= 2) overlapped()
+          if (invocations === 1) await overlap
+          else await new Promise((resolve) => setImmediate(resolve))
           for (const r of event.Records) processed.add(r.body)
           running -= 1
         }
@@ -290,6 +310,10 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
+    let release: () => void = () => undefined
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
     let finished = false
     const p = poller([
       {
@@ -297,7 +321,7 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
         queueUrl: q.url,
         handler: async () => {
           entered()
-          await new Promise((resolve) => setTimeout(resolve, 300))
+          await released
           finished = true
         }
       }
@@ -305,7 +329,15 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     await p.start()
     await inside
     expect(p.inFlight()).toBe(1)
-    await p.stop()
+    let stopped = false
+    const stopping = p.stop().then(() => {
+      stopped = true
+    })
+    // A stop() that did not wait would be done within a few turns of the event loop; it is not.
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(stopped).toBe(false)
+    release()
+    await stopping
     expect(finished).toBe(true)
     expect(p.running()).toBe(false)
     expect(p.inFlight()).toBe(0)

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
+import { TestClock } from "effect/testing"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
+
+// Every test runs at this instant (TestClock): records' expiries and cached_at never depend on the
+// day the suite runs. Loans are due before now + 14 days (loanExpiresAt takes the later), except one.
+const now = Date.parse("2026-11-25T12:00:00Z")
+const atFixedTime = <A, E, R>(test: Effect.Effect<A, E, R>) => Effect.andThen(TestClock.setTime(now), test)
 
 const loan = (id: string, user = "Jane.Doe") => ({
   loan_id: id,
@@ -22,7 +28,7 @@ const fee = (id: string) => ({
 })
 
 describe("updateUser", () => {
-  it.live("writes the user record and sends one message per item, with the user ID as received", () => {
+  it.effect("writes the user record and sends one message per item, with the user ID as received", () => {
     const stack = makeMemoryStack({ "Jane.Doe": patron([loan("L1"), loan("L2")], [request("R1")], [fee("F1")]) })
     return Effect.gen(function* () {
       const outcome = yield* updateUser("Jane.Doe")
@@ -43,10 +49,10 @@ describe("updateUser", () => {
       expect(stack.queues.sent.get(testEnvironment.FEE_QUEUE_URL ?? "")).toEqual(['{"userID":"Jane.Doe","feeID":"F1"}'])
       // Queue mode writes no item record itself.
       expect(present(stack.cache, "loan").size).toBe(0)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("deletes the records of items that left Alma's lists (stale clean-up)", () => {
+  it.effect("deletes the records of items that left Alma's lists (stale clean-up)", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")], [request("R1")], [fee("F1")]) })
     return Effect.gen(function* () {
       yield* updateUser("U1")
@@ -60,10 +66,10 @@ describe("updateUser", () => {
       expect(present(stack.cache, "request").size).toBe(0)
       expect(present(stack.cache, "fee").size).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", "L3"], request_ids: [], fee_ids: [] })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("a retry after a failed write still removes what left Alma", () => {
+  it.effect("a retry after a failed write still removes what left Alma", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
       yield* updateUser("U1")
@@ -79,10 +85,10 @@ describe("updateUser", () => {
       yield* updateUser("U1")
       expect([...present(stack.cache, "loan").keys()]).toEqual(["L1"])
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("a retry after a failed clean-up still removes what left Alma", () => {
+  it.effect("a retry after a failed clean-up still removes what left Alma", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
       yield* updateUser("U1")
@@ -95,25 +101,52 @@ describe("updateUser", () => {
       expect((yield* Effect.flip(updateUser("U1")))._tag).toBe("CacheUnavailable")
       yield* updateUser("U1")
       expect([...present(stack.cache, "loan").keys()]).toEqual(["L1"])
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("with ITEM_REFRESH=inline writes the item records from the lists and enqueues nothing", () => {
+  it.effect("with ITEM_REFRESH=inline writes the item records from the lists and enqueues nothing", () => {
     const stack = makeMemoryStack(
-      { U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) },
+      {
+        U1: patron(
+          [loan("L1", "U1"), { ...loan("L2", "U1"), due_date: "2027-06-30T22:00:00Z" }],
+          [request("R1")],
+          [fee("F1")]
+        )
+      },
       { ITEM_REFRESH: "inline" }
     )
     return Effect.gen(function* () {
       yield* updateUser("U1")
       expect(stack.queues.sent.size).toBe(0)
-      expect(stack.cache.tables.loan.get("L1")).toMatchObject({ loan_id: "L1", user_id: "u1", renewable: true })
-      expect(stack.cache.tables.request.get("R1")).toMatchObject({ request_id: "R1", user_primary_id: "jane.doe" })
-      expect(stack.cache.tables.fee.get("F1")).toMatchObject({ id: "F1", transactions: [{ amount: 1 }], balance: 1.5 })
+      const in14Days = (now + Duration.toMillis(Duration.days(14))) / 1000
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ cached_at: now, expiry_date: now / 1000 + 7_200 })
+      expect(stack.cache.tables.loan.get("L1")).toMatchObject({
+        loan_id: "L1",
+        user_id: "u1",
+        renewable: true,
+        cached_at: now,
+        expiry_date: in14Days
+      })
+      // Due after now + 14 days: kept until its due date.
+      expect(stack.cache.tables.loan.get("L2")).toMatchObject({
+        expiry_date: Date.parse("2027-06-30T22:00:00Z") / 1000
+      })
+      expect(stack.cache.tables.request.get("R1")).toMatchObject({
+        request_id: "R1",
+        user_primary_id: "jane.doe",
+        record_expiry_date: in14Days
+      })
+      expect(stack.cache.tables.fee.get("F1")).toMatchObject({
+        id: "F1",
+        transactions: [{ amount: 1 }],
+        balance: 1.5,
+        expiry_date: in14Days
+      })
       expect(stack.alma.calls).toMatchObject({ loans: 1, requests: 1, fees: 1, loan: 0, request: 0, fee: 0 })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("a user Alma does not know is discarded, and its record and items removed", () => {
+  it.effect("a user Alma does not know is discarded, and its record and items removed", () => {
     const stack = makeMemoryStack(
       { U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) },
       { ITEM_REFRESH: "inline" }
@@ -127,13 +160,13 @@ describe("updateUser", () => {
       expect([...present(stack.cache, "loan").keys()]).toEqual(["OTHER"])
       expect(present(stack.cache, "request").size).toBe(0)
       expect(present(stack.cache, "fee").size).toBe(0)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("a user record stamped by a clock running ahead (within 5 s) is kept and nothing is pruned from it", () => {
+  it.effect("a user record stamped by a clock running ahead (within 5 s) is kept and nothing is pruned from it", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) })
     return Effect.gen(function* () {
-      const future = Date.now() + 2_000
+      const future = now + 2_000
       stack.cache.tables.user.set("u1", {
         primary_id: "u1",
         loan_ids: ["L9"],
@@ -146,10 +179,10 @@ describe("updateUser", () => {
       yield* updateUser("U1")
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L9"], cached_at: future })
       expect(present(stack.cache, "loan").has("L9")).toBe(true)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("a user record stamped an hour ahead is bogus: it does not freeze the patron's refreshes", () => {
+  it.effect("a user record stamped an hour ahead is bogus: it does not freeze the patron's refreshes", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
       stack.cache.tables.user.set("u1", {
@@ -158,16 +191,16 @@ describe("updateUser", () => {
         request_ids: [],
         fee_ids: [],
         expiry_date: 1,
-        cached_at: Date.now() + 3_600_000
+        cached_at: now + 3_600_000
       })
       stack.cache.tables.loan.set("L9", { loan_id: "L9" })
       yield* updateUser("U1")
       expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1"] })
       expect(present(stack.cache, "loan").has("L9")).toBe(false)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("running the same refresh twice leaves the same cache (idempotent)", () => {
+  it.effect("running the same refresh twice leaves the same cache (idempotent)", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [], [fee("F1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
       yield* updateUser("U1")
@@ -176,12 +209,12 @@ describe("updateUser", () => {
       const second = JSON.stringify([...stack.cache.tables.loan.values()].map(({ cached_at, ...rest }) => rest))
       expect(second).toBe(first)
       expect(present(stack.cache, "user").size).toBe(1)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 })
 
 describe("updateLoan / updateRequest / updateFee", () => {
-  it.live("write the one item's record", () => {
+  it.effect("write the one item's record", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) })
     return Effect.gen(function* () {
       expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Cached" })
@@ -190,10 +223,10 @@ describe("updateLoan / updateRequest / updateFee", () => {
       expect(stack.cache.tables.loan.get("L1")).toMatchObject({ loan_id: "L1", user_id: "u1" })
       expect(stack.cache.tables.request.get("R1")).toMatchObject({ request_id: "R1" })
       expect(stack.cache.tables.fee.get("F1")).toMatchObject({ id: "F1" })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("an item Alma answers only as closed (returned, in history, paid) is discarded and removed", () => {
+  it.effect("an item Alma answers only as closed (returned, in history, paid) is discarded and removed", () => {
     const stack = makeMemoryStack({
       U1: patron(
         [{ ...loan("L1", "U1"), loan_status: "COMPLETE" }],
@@ -220,28 +253,34 @@ describe("updateLoan / updateRequest / updateFee", () => {
         present(stack.cache, "loan").size + present(stack.cache, "request").size + present(stack.cache, "fee").size
       ).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: [], request_ids: [], fee_ids: [] })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("an item of a user Alma no longer knows: the user and all its items leave the cache", () => {
+  it.effect("an item of a user Alma no longer knows: the user and all its items leave the cache", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
       yield* updateUser("U1")
       stack.alma.patrons.delete("U1")
       expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "user-not-found" })
       expect(present(stack.cache, "user").size + present(stack.cache, "loan").size).toBe(0)
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
-  it.live("an item Alma does not have is discarded, its record deleted and its ID taken out of the user record", () => {
-    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) })
-    return Effect.gen(function* () {
-      yield* updateUser("U1")
-      stack.cache.tables.loan.set("L2", { loan_id: "L2" })
-      stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
-      expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
-      expect(present(stack.cache, "loan").has("L2")).toBe(false)
-      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
-    }).pipe(Effect.provide(stack.services))
-  })
+  it.effect(
+    "an item Alma does not have is discarded, its record deleted and its ID taken out of the user record",
+    () => {
+      const stack = makeMemoryStack({ U1: patron([loan("L1", "U1"), loan("L2", "U1")]) })
+      return Effect.gen(function* () {
+        yield* updateUser("U1")
+        stack.cache.tables.loan.set("L2", { loan_id: "L2" })
+        stack.alma.patrons.set("U1", patron([loan("L1", "U1")]))
+        expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({
+          _tag: "Discarded",
+          reason: "loan-not-found"
+        })
+        expect(present(stack.cache, "loan").has("L2")).toBe(false)
+        expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+      }).pipe(Effect.provide(stack.services), atFixedTime)
+    }
+  )
 })

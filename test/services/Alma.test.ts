@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { type AlmaError, AlmaUnauthorized } from "../../src/services/AlmaError.js"
@@ -205,16 +206,25 @@ describe("Alma paging of a list that moves", () => {
 })
 
 describe("Alma's rate limit", () => {
-  it.live("waiting for a token does not count against the per-call timeout", () =>
+  it.effect("waiting for a token does not count against the per-call timeout", () =>
     Effect.gen(function* () {
-      // 10 calls at 20 calls/s: the last waits ~450 ms for its token, far over the 100 ms timeout.
-      const { value, requests } = yield* run(
-        () => json(200, { fee: [], total_record_count: 0 }),
-        (alma) => Effect.forEach(Array.from({ length: 10 }), () => alma.fees("U1"), { concurrency: "unbounded" }),
-        { ALMA_MAX_RPS: "20", ALMA_TIMEOUT_MS: "100", ALMA_MAX_RETRIES: "0" }
+      // 10 calls at 20 calls/s on the test clock: the last waits 450 ms for its token, far over the
+      // 100 ms timeout. Alma answers at once, so only a timeout that counted the wait could fail one.
+      const http = fakeAlmaHttp(() => json(200, { fee: [], total_record_count: 0 }))
+      const calls = yield* Alma.use((alma) =>
+        Effect.forEach(Array.from({ length: 10 }), () => alma.fees("U1"), { concurrency: "unbounded" })
+      ).pipe(
+        Effect.provide(almaOver(http.layer, { ALMA_MAX_RPS: "20", ALMA_TIMEOUT_MS: "100", ALMA_MAX_RETRIES: "0" })),
+        Effect.forkChild
       )
-      expect(value).toHaveLength(10)
-      expect(requests).toHaveLength(10)
+      for (let step = 0; step < 10; step++) {
+        yield* TestClock.adjust(Duration.millis(50))
+        // Never more calls than tokens: one at once, then one each 50 ms.
+        expect(http.requests.length).toBeLessThanOrEqual(step + 2)
+      }
+      const answered = yield* Fiber.join(calls)
+      expect(answered).toHaveLength(10)
+      expect(http.requests).toHaveLength(10)
     })
   )
 })

@@ -278,21 +278,24 @@ describe("authentication and formats", () => {
   })
 })
 
-describe("throughput", () => {
-  it("serves a few hundred calls per second", async () => {
+describe("concurrent calls", () => {
+  // How fast it serves is the bench's to measure (npm run bench); here, that none is lost or mixed up.
+  it("answers 400 calls from 10 clients at once, each one right and counted once", async () => {
     const paths = [`/users/${enc(heavy)}/loans?limit=100&expand=renewable`, `/users/${enc(heavy)}/requests`]
+    const expected = await Promise.all(paths.map(async (path) => (await call(sim, path)).text))
+    const before = sim.stats().total
     let next = 0
-    const before = performance.now()
     await Promise.all(
       Array.from({ length: 10 }, async () => {
         while (next < 400) {
-          const answer = await call(sim, paths[next++ % 2] ?? "")
+          const which = next++ % 2
+          const answer = await call(sim, paths[which] ?? "")
           expect(answer.status).toBe(200)
+          expect(answer.text).toBe(expected[which])
         }
       })
     )
-    // 400 calls in 4 s is 100/s: a floor far below what it does, to stay reliable on a busy CI box.
-    expect(performance.now() - before).toBeLessThan(4_000)
+    expect(sim.stats().total - before).toBe(400)
   })
 })
 
@@ -362,7 +365,9 @@ describe("changing the data between runs", () => {
     const s = await start()
     const user = findUser(s, (id) => loanCount(s, id) > 0)
     const first = s.userData(user)?.loans[0]
-    if (first !== undefined) Object.assign(first, { title: "changed" })
+    expect(first).toBeDefined()
+    Object.assign(first ?? {}, { title: "changed" })
+    expect(first?.title).toBe("changed")
     expect(s.userData(user)?.loans[0]?.title).not.toBe("changed")
   })
 })

