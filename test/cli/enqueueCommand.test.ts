@@ -170,10 +170,14 @@ describe("lag-buc enqueue", () => {
     })
   )
 
-  it.live("a stage outside stg|prod is refused by the parser (exit 2)", () =>
+  it.live("a stage outside stg|prod is refused by the parser (exit 2), naming the choices, with the usage", () =>
     Effect.gen(function* () {
       const run = yield* runCli(enqueueCommand, ["--stage", "dev", file("f.txt", "A\n")])
       expect(run.exitCode).toBe(2)
+      expect(run.stderr.join("\n")).toContain('Invalid value for flag --stage: "dev". Expected: "stg" | "prod"')
+      const help = run.stdout.join("\n")
+      expect(help).toContain("USAGE\n  enqueue [flags] [<file>]")
+      expect(help).toMatch(/--stage choice +The deployed stage/)
     })
   )
 })

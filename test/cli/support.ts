@@ -1,7 +1,7 @@
 import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
 import { NodeServices } from "@effect/platform-node"
-import { ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
-import { Command } from "effect/cli"
+import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
+import { CliError, Command } from "effect/cli"
 import { ExitCode } from "../../src/cli/ops/failure.js"
 import { SqsClientFactory } from "../../src/cli/ops/target.js"
 
@@ -24,7 +24,8 @@ export interface CliRunOptions {
 /**
  * Runs an exported subcommand as `lag-buc <name> …argv` would, over the real Node services (files,
  * paths), with stdout and stderr captured through Effect's Console and stdin given by the test.
- * The exit code is what the command set (see `ExitCode`), or 2 when the command line did not parse.
+ * The exit code is what the command set (see `ExitCode`), 2 when the command line did not parse, 1
+ * when anything else escaped the command.
  */
 export const runCli = <Name extends string, Input, E, R, ContextInput>(
   command: Command.Command<Name, Input, ContextInput, E, R>,
@@ -63,8 +64,12 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
         options.sqsClient === undefined ? effect : Effect.provideService(effect, SqsClientFactory, options.sqsClient),
       Effect.exit
     )
-    // A parse error (CliError) is exit 2 in main.ts; anything else escaping a command would be a bug.
-    if (Exit.isFailure(exit)) exitCode = 2
+    // As main.ts: a parse error (CliError) is exit 2; anything else escaping a command (a bug, a crash)
+    // is 1, so that a test expecting 2 for a bad command line cannot pass on a crash.
     const failure = Exit.isFailure(exit) ? exit.cause : undefined
+    if (failure !== undefined) {
+      const error = Cause.findErrorOption(failure)
+      exitCode = error._tag === "Some" && CliError.isCliError(error.value) ? 2 : 1
+    }
     return { exitCode, stdout, stderr, failure }
   })

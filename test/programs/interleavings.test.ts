@@ -267,14 +267,19 @@ const explain = (s: Script, outcome: { readonly trace: ReadonlyArray<string> }) 
 
 describe("interleavings of refreshes, item messages and the webhook service against one patron", () => {
   it("after the last refresh every loan Alma holds is cached and listed once, and nothing gone stays", async () => {
+    let checked = 0
     await fc.assert(
       fc.asyncProperty(script, async (s) => {
         const outcome = await verdict(s)
         // Only a failure that the other writer's missing `cached_at` alone explains is let through.
-        if (!outcome.limitation) expect(outcome.problems, explain(s, outcome)).toEqual([])
+        if (outcome.limitation) return
+        checked++
+        expect(outcome.problems, explain(s, outcome)).toEqual([])
       }),
       { numRuns: 200, seed: 20240609 }
     )
+    // The limitation excuses some scripts, never most: the property is checked on the others.
+    expect(checked).toBeGreaterThan(100)
   })
 })
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
 import { makeHandlers } from "../../src/handlers/index.js"
 import { readSettings } from "../../src/services/AppConfig.js"
@@ -58,7 +58,10 @@ describe("configuration", () => {
         ALMA_API_KEY_NAME: "/alma/key"
       })
       expect(settings.alma.key).toMatchObject({ _tag: "Parameter", name: "/alma/key" })
-      if (settings.alma.key._tag === "Parameter") expect(Duration.toMinutes(settings.alma.key.ttl)).toBe(15)
+      const key = settings.alma.key
+      assert(key._tag === "Parameter", `the key's source is ${key._tag}`)
+      expect(key.name).toBe("/alma/key")
+      expect(Duration.toMinutes(key.ttl)).toBe(15)
     })
   )
 
@@ -72,10 +75,11 @@ describe("configuration", () => {
         FEE_QUEUE_URL: undefined
       })
       expect(settings.queues).toBeUndefined()
-      if (settings.alma.key._tag === "Direct") {
-        expect(String(settings.alma.key.key)).not.toContain(testEnvironment.ALMA_API_KEY)
-        expect(Redacted.value(settings.alma.key.key)).toBe(testEnvironment.ALMA_API_KEY)
-      }
+      const key = settings.alma.key
+      assert(key._tag === "Direct", `the key's source is ${key._tag}`)
+      expect(String(key.key)).not.toContain(testEnvironment.ALMA_API_KEY)
+      expect(JSON.stringify(settings)).not.toContain(testEnvironment.ALMA_API_KEY)
+      expect(Redacted.value(key.key)).toBe(testEnvironment.ALMA_API_KEY)
     })
   )
 
