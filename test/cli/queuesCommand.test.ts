@@ -1,6 +1,8 @@
 import { ReceiveMessageCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { vi } from "vitest"
 import { queuesCommand } from "../../src/cli/queuesCommand.js"
 import { useLocalSqs } from "../operations/support.js"
 import { runCli } from "./support.js"
@@ -99,6 +101,32 @@ describe("lag-buc queues", () => {
         "fees",
         "fees DLQ"
       ])
+    })
+  )
+
+  it.effect("--watch shows the counts again every N seconds, each look stamped, until stopped", () =>
+    Effect.gen(function* () {
+      const queues = yield* Effect.promise(() => sqs.createQueues("q4"))
+      yield* put(queues.users.url, 4, "W")
+      const stdout: Array<string> = []
+      const argv = ["--endpoint-url", sqs.endpoint, "--queue-prefix", "q4", "--watch", "30"]
+      // The watch never ends by itself: it runs on the test clock, and is interrupted at the end.
+      const watching = yield* runCli(queuesCommand, argv, { onStdout: (line) => stdout.push(line) }).pipe(
+        Effect.forkChild
+      )
+      const looks = () => stdout.filter((line) => /^\n\d{4}-\d\d-\d\dT\S+Z {2}http:\/\/127\.0\.0\.1:\d+$/.test(line))
+      const tables = () => stdout.filter((line) => line.startsWith("QUEUE"))
+      yield* Effect.promise(() => vi.waitFor(() => expect(tables()).toHaveLength(1), { timeout: 10_000 }))
+      expect(rowsOf([tables()[0] ?? ""])).toContainEqual(["users", "q4-users", 4, 0])
+      yield* put(queues.users.url, 3, "X")
+      // 29 s later: no new look yet; at 30 s the second, with the new count.
+      yield* TestClock.adjust(Duration.seconds(29))
+      expect(tables()).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* Effect.promise(() => vi.waitFor(() => expect(tables()).toHaveLength(2), { timeout: 10_000 }))
+      expect(rowsOf([tables()[1] ?? ""])).toContainEqual(["users", "q4-users", 7, 0])
+      expect(looks()).toHaveLength(2)
+      yield* Fiber.interrupt(watching)
     })
   )
 })

@@ -19,6 +19,8 @@ export interface CliRunOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Builds the command's SQS client, e.g. to inject failures into it. */
   readonly sqsClient?: ((config: SQSClientConfig) => SQSClient) | undefined
+  /** Sees each stdout line as it is printed (for commands that never end by themselves). */
+  readonly onStdout?: ((line: string) => void) | undefined
 }
 
 /**
@@ -39,7 +41,9 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
     const console: Console.Console = {
       ...globalThis.console,
       log: (...args: ReadonlyArray<unknown>) => {
-        stdout.push(args.map(String).join(" "))
+        const line = args.map(String).join(" ")
+        stdout.push(line)
+        options.onStdout?.(line)
       },
       error: (...args: ReadonlyArray<unknown>) => {
         stderr.push(args.map(String).join(" "))

@@ -42,6 +42,8 @@ interface Packaging {
     readonly itemRefresh: string
     readonly almaMaxRps: string
     readonly almaThreshold: number
+    /** Each function's `maximumConcurrency`: README "Staying under Alma's per-second threshold". */
+    readonly maximumConcurrency: Readonly<Record<FunctionName, number>>
     readonly kmsKeyArn: string | undefined
   }
 }
@@ -60,6 +62,7 @@ const packagings: Record<Stage, Packaging> = {
       itemRefresh: "queue",
       almaMaxRps: "1",
       almaThreshold: 10,
+      maximumConcurrency: { updateUser: 2, updateLoan: 2, updateRequest: 2, updateFee: 2 },
       kmsKeyArn: undefined
     }
   },
@@ -81,6 +84,7 @@ const packagings: Record<Stage, Packaging> = {
       itemRefresh: "inline",
       almaMaxRps: "2",
       almaThreshold: 50,
+      maximumConcurrency: { updateUser: 5, updateLoan: 7, updateRequest: 4, updateFee: 4 },
       kmsKeyArn
     }
   }
@@ -243,6 +247,16 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     }
   })
 
+  it("sets each function's maximumConcurrency as the README's table does", () => {
+    const concurrency = Object.fromEntries(
+      eventSourceMappings(template()).map(({ name, properties }) => [
+        name,
+        at(properties, "ScalingConfig", "MaximumConcurrency")
+      ])
+    )
+    expect(concurrency).toEqual(expected.maximumConcurrency)
+  })
+
   it("keeps the whole fleet under the stage's Alma threshold less 20% headroom", () => {
     const rps = Number(expected.almaMaxRps)
     const instances = eventSourceMappings(template()).reduce(
@@ -281,13 +295,21 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(resourcesOfType(template(), "AWS::DynamoDB::Table")).toHaveLength(1)
   })
 
-  it("alarms as soon as a DLQ holds a message", () => {
+  it("alarms as soon as a DLQ holds a message (the maximum over 5 minutes), with no action yet", () => {
     const alarmed = resourcesOfType(template(), "AWS::CloudWatch::Alarm").map(([, alarm]) => {
       const properties = recordAt(alarm, "Properties")
       expect(properties.Namespace).toBe("AWS/SQS")
       expect(properties.MetricName).toBe("ApproximateNumberOfMessagesVisible")
       expect(properties.ComparisonOperator).toBe("GreaterThanThreshold")
       expect(properties.Threshold).toBe(0)
+      expect(properties.Statistic).toBe("Maximum")
+      expect(properties.Period).toBe(300)
+      expect(properties.EvaluationPeriods).toBe(1)
+      expect(properties.TreatMissingData).toBe("notBreaching")
+      expect(properties.AlarmActions).toBeUndefined()
+      const queue = String(at(properties, "Dimensions", 0, "Value", "Fn::GetAtt", 0))
+      const kind = queue.replace(/DeadLetterQueue$/, "").toLowerCase()
+      expect(properties.AlarmName).toBe(`lag-buc-${stage}-${kind}-dlq-not-empty`)
       const dimensions = arrayAt(properties, "Dimensions")
       expect(dimensions).toHaveLength(1)
       expect(at(dimensions, 0, "Name")).toBe("QueueName")

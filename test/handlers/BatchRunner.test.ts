@@ -71,21 +71,27 @@ describe("the fate of each record", () => {
     expect(log?.annotations).toMatchObject(fields)
   })
 
-  it("body not decodable: retried toward the DLQ, Alma not called", async () => {
-    const stack = makeMemoryStack()
-    const response = await stack.handler(loanBatch)(sqsEvent([["m1", "not json"]]), lambdaContext())
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
-    expect(stack.alma.calls.loan).toBe(0)
-    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable" })
-  })
-
-  it("a user ID with a lone surrogate is MessageUndecodable (not a defect), Alma not called", async () => {
-    const stack = makeMemoryStack()
-    const response = await stack.handler(userBatch)(sqsEvent([["m1", '{"userID":"ab\\ud800"}']]), lambdaContext())
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
-    expect(stack.alma.calls.loans).toBe(0)
-    expect(recordLogs(stack)[0]?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable" })
-  })
+  it.each([
+    ["not JSON", "loans", "not json: Secret Diaries of Jane Doe"],
+    ["JSON of another queue", "loans", '{"userID":"Secret Diaries of Jane Doe","feeID":"F1"}'],
+    ["control characters", "users", "Secret Diaries\u0007of Jane Doe"],
+    ["over 255 characters", "users", `Secret Diaries of Jane Doe ${"x".repeat(255)}`]
+  ] as const)(
+    "body not decodable (%s): retried toward the DLQ, Alma not called, an error naming the rule, never the body",
+    async (_, queue, body) => {
+      const stack = makeMemoryStack()
+      const handler = queue === "loans" ? stack.handler(loanBatch) : stack.handler(userBatch)
+      const response = await handler(sqsEvent([["m1", body]]), lambdaContext())
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+      expect(Object.values(stack.alma.calls).every((calls) => calls === 0)).toBe(true)
+      const [log] = recordLogs(stack)
+      expect(log?.level).toBe("ERROR")
+      expect(log?.annotations).toMatchObject({ fate: "retried", errorTag: "MessageUndecodable", queue })
+      expect(typeof log?.annotations?.problem).toBe("string")
+      expect(String(log?.annotations?.problem).length).toBeGreaterThan(0)
+      for (const line of stack.capture.lines) expect(line).not.toContain("Secret Diaries")
+    }
+  )
 
   it("Alma does not know the user: discarded, cache cleaned", async () => {
     const stack = makeMemoryStack()

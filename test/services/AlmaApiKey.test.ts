@@ -114,6 +114,31 @@ describe("the Alma API key", () => {
     })
   )
 
+  it.each([
+    [
+      "SSM refuses the call",
+      () => {
+        throw Object.assign(new Error("not allowed to read /alma/key"), { name: "AccessDeniedException" })
+      },
+      "AccessDeniedException: not allowed to read /alma/key"
+    ],
+    ["the parameter is empty", () => ({ Parameter: { Name: "/alma/key", Value: "" } }), "the parameter has no value"]
+  ])("%s: AlmaApiKeyUnavailable, retried, logged as an error, Alma not called", async (_, ssm, reason) => {
+    const stack = handlerOverFakes({ ssm })
+    const response = await stack.updateLoan(sqsEvent([["m1", '{"userID":"U1","loanID":"L1"}']]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(stack.almaRequests()).toBe(0)
+    const logged = stack.capture
+      .json()
+      .find((line) => typeof line === "object" && line !== null && "annotations" in line)
+    expect(logged).toMatchObject({
+      level: "ERROR",
+      annotations: { fate: "retried", errorTag: "AlmaApiKeyUnavailable", parameter: "/alma/key", reason }
+    })
+    expect(stack.ssmCalls()).toBe(1)
+    await stack.dispose()
+  })
+
   it("SSM is called once for many messages of many invocations", async () => {
     const stack = handlerOverFakes()
     for (let invocation = 0; invocation < 3; invocation++) {

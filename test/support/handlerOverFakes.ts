@@ -6,24 +6,25 @@ import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { CacheStore } from "../../src/services/CacheStore.js"
 import { Queues } from "../../src/services/Queues.js"
 import { fakeAlmaHttp, json } from "./fakeAlmaHttp.js"
-import { fakeAwsClients } from "./fakeAws.js"
+import { type FakeAnswerer, fakeAwsClients } from "./fakeAws.js"
 import { testConfig } from "./layers.js"
 import { makeCapture } from "./memoryStack.js"
 
 /**
  * The real handlers over every live service, with only the edges faked: Alma's HTTP answers and
- * the AWS SDK calls (stubbed in the client, so the commands the code builds are real).
+ * the AWS SDK calls (stubbed in the client, so the commands the code builds are real). `ssm` answers
+ * GetParameter (default: the key `key-from-ssm`); throwing fails the call as the SDK would.
  */
-export const handlerOverFakes = () => {
+export const handlerOverFakes = (options: { readonly ssm?: FakeAnswerer } = {}) => {
   let ssmCalls = 0
   const http = fakeAlmaHttp((url) => {
     const loanId = url.pathname.split("/").at(-1) ?? ""
     return json(200, { loan_id: decodeURIComponent(loanId), user_id: "U", due_date: "2026-12-01T00:00:00Z" })
   })
   const aws = fakeAwsClients({
-    ssm: () => {
+    ssm: (command, input) => {
       ssmCalls++
-      return { Parameter: { Value: "key-from-ssm" } }
+      return options.ssm === undefined ? { Parameter: { Value: "key-from-ssm" } } : options.ssm(command, input)
     },
     dynamodb: (command) => (command === "GetItemCommand" ? {} : {}),
     sqs: () => ({ Successful: [], Failed: [] })
