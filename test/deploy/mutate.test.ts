@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest"
+import { figuresOf, withMutation } from "../../scripts/mutate.js"
+
+const report = {
+  schemaVersion: "2",
+  thresholds: { high: 90, low: 85 },
+  files: {
+    "src/a.ts": {
+      language: "typescript",
+      source: "",
+      mutants: [
+        { id: "1", status: "Killed" },
+        { id: "2", status: "Killed" },
+        { id: "3", status: "Killed" },
+        { id: "4", status: "Timeout" },
+        { id: "5", status: "Survived" }
+      ]
+    },
+    "src/b.ts": {
+      language: "typescript",
+      source: "",
+      mutants: [
+        { id: "6", status: "NoCoverage" },
+        { id: "7", status: "CompileError" },
+        { id: "8", status: "Ignored" }
+      ]
+    }
+  }
+}
+
+describe("npm run mutate's figures", () => {
+  it("count each status and score as Stryker does: detected over killed, timed out, survived, uncovered", () => {
+    expect(figuresOf(report, 1234.6, new Date("2026-12-01T00:00:00Z"))).toEqual({
+      score: 66.67,
+      killed: 3,
+      survived: 1,
+      noCoverage: 1,
+      timedOut: 1,
+      errors: 1,
+      mutants: 8,
+      durationMs: 1235,
+      generatedAt: "2026-12-01T00:00:00.000Z"
+    })
+  })
+
+  it("set `mutation` in bench/results.json and keep the bench's figures", () => {
+    const figures = figuresOf(report, 1, new Date(0))
+    const written: unknown = JSON.parse(
+      withMutation('{"modes":{"inline":{"users":5}},"mutation":{"score":1}}', figures)
+    )
+    expect(written).toEqual({ modes: { inline: { users: 5 } }, mutation: figures })
+    expect(JSON.parse(withMutation(undefined, figures))).toEqual({ mutation: figures })
+  })
+
+  it("refuse what is not a report", () => {
+    expect(() => figuresOf({}, 0, new Date(0))).toThrow(/not a mutation report/)
+  })
+})
