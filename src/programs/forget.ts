@@ -20,7 +20,7 @@ export const forgetItem = Effect.fn("forgetItem")(function* (
   at: number
 ) {
   const store = yield* CacheStore
-  const written = yield* store.tombstone(kind, [itemId], at)
+  const written = yield* store.tombstone(kind, [itemId], at, [cacheKeyOf(userId)])
   // A newer record was kept (someone asked Alma after us): it is theirs to list, and to delete.
   if (written.length > 0) yield* store.removeFromUser(cacheKeyOf(userId), kind, itemId)
 })
@@ -32,7 +32,7 @@ export const forgetUser = Effect.fn("forgetUser")(function* (userId: string, at:
   const previous = yield* store.getUser(key)
   if (Option.isSome(previous)) {
     const { ids } = yield* listedIds(previous.value)
-    yield* Effect.forEach(itemKinds, (kind) => store.tombstone(kind, ids[kind], at), {
+    yield* Effect.forEach(itemKinds, (kind) => store.tombstone(kind, ids[kind], at, [key]), {
       concurrency: "unbounded",
       discard: true
     })

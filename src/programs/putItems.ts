@@ -4,7 +4,7 @@ import type { UnreadableItem } from "../services/AlmaList.js"
 import { CacheStore, type ItemRecord, keyOf, type PutOutcome } from "../services/CacheStore.js"
 
 /**
- * Writes item records and tells how many had to be skipped. One bad item never blocks its patron:
+ * Writes item records and tells how many had to be skipped, and which were stored. One bad item never blocks its patron:
  * an item too large for DynamoDB is kept with the readers' attributes alone, and one too large even
  * so is skipped, logged with its ID and the rule it broke (never its content).
  */
@@ -15,7 +15,16 @@ export const putItems = Effect.fn("putItems")(function* (records: ReadonlyArray<
     (record) => store.put(record).pipe(Effect.tap((outcome) => logPut(record, outcome))),
     { concurrency: 10 }
   )
-  return outcomes.filter((outcome) => outcome._tag === "Unstorable").length
+  return {
+    skipped: outcomes.filter((outcome) => outcome._tag === "Unstorable").length,
+    /** The keys actually written (whole or reduced): not those a newer record or deletion refused. */
+    stored: records
+      .filter((_, index) => {
+        const tag = outcomes[index]?._tag
+        return tag === "Written" || tag === "Reduced"
+      })
+      .map(keyOf)
+  }
 })
 
 const logPut = (record: ItemRecord, outcome: PutOutcome) => {

@@ -49,8 +49,11 @@ const refreshItem = <Item>(source: ItemSource<Item>, userId: string, itemId: str
       source.isClosed(item)
         ? forget
         : putItems([source.toRecord(item, userId, clock)]).pipe(
-            Effect.tap(() => listOrForget(source.kind, userId, itemId, clock.now)),
-            Effect.map(cachedSkipping)
+            // Only what was written is listed: a write a newer record or deletion refused lists nothing.
+            Effect.tap(({ stored }) =>
+              stored.length === 0 ? Effect.void : listOrForget(source.kind, userId, itemId, clock.now)
+            ),
+            Effect.map(({ skipped }) => cachedSkipping(skipped))
           )
 
     const confirm = (ambiguous: AlmaAmbiguous) =>
@@ -106,7 +109,7 @@ const listOrForget = (kind: ItemKind, userId: string, itemId: string, askedAt: n
     if (Option.isNone(user) || user.value.lists[kind].includes(itemId)) return
     const since = user.value.cachedAt
     if (since !== undefined && since > askedAt) {
-      yield* store.tombstone(kind, [itemId], since)
+      yield* store.tombstone(kind, [itemId], since, [key])
       return
     }
     yield* store.appendToUser(key, kind, itemId, user.value)

@@ -1,4 +1,4 @@
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Option, Ref } from "effect"
 import {
   cacheKeyOf,
   feeRecord,
@@ -31,12 +31,24 @@ const maxClockSkewMillis = 5_000
  * as the original did) or, with ITEM_REFRESH=inline, writes the item records straight from the lists.
  */
 export const updateUser = Effect.fn("updateUser")(function* (userId: string) {
-  return yield* refreshOnce(userId).pipe(
+  // A later attempt that finds a record written since by a refresh at least as fresh has nothing left
+  // to do (duplicate messages for one patron are normal traffic: every cache miss sends one).
+  const firstAttempt = yield* Ref.make<FirstAttempt | undefined>(undefined)
+  return yield* refreshOnce(userId, firstAttempt).pipe(
     Effect.retry({ times: refreshAttempts - 1, while: (error) => error._tag === "CacheConflict" })
   )
 })
 
-const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
+/** What the first attempt of a refresh saw: when it asked Alma, and the stored record's `cached_at`. */
+interface FirstAttempt {
+  readonly askedAt: number
+  readonly storedAt: number
+}
+
+const refreshOnce = Effect.fn("updateUser.attempt")(function* (
+  userId: string,
+  firstAttempt: Ref.Ref<FirstAttempt | undefined>
+) {
   const alma = yield* Alma
   const store = yield* CacheStore
   const config = yield* AppConfig
@@ -53,8 +65,12 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
   // A refresh on a container whose clock runs ahead wrote it after our read began: it is as fresh as
   // ours would be, and ours must not prune it.
   // Only within a plausible skew: a record stamped further ahead is bogus and must not freeze the patron.
-  const ahead = (Option.isSome(previous) ? (previous.value.cachedAt ?? 0) : 0) - clock.now
+  const storedAt = Option.isSome(previous) ? (previous.value.cachedAt ?? 0) : 0
+  const ahead = storedAt - clock.now
   if (ahead > 0 && ahead <= maxClockSkewMillis) return cached
+  const first = yield* Ref.modify(firstAttempt, (seen) => [seen, seen ?? { askedAt: clock.now, storedAt }])
+  // Written since the first attempt read it, by a refresh that asked Alma no earlier: ours is redundant.
+  if (first !== undefined && storedAt > first.storedAt && storedAt >= first.askedAt) return cached
 
   const lists = yield* Effect.all(
     { loan: alma.loans(userId), request: alma.requests(userId), fee: alma.fees(userId) },
@@ -85,6 +101,21 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
     fee: [...fees.map((fee) => fee.id), ...unreadable.ids.fee]
   }
 
+  // The patron's names, to delete only its own records: the key, and the primary ID Alma answers with
+  // (the refresh may have been asked with another identifier).
+  const owners = [
+    ...new Set([
+      key,
+      ...loans.flatMap((loan) => (typeof loan.user_id === "string" ? [cacheKeyOf(loan.user_id)] : [])),
+      ...requests.flatMap((request) =>
+        typeof request.user_primary_id === "string" ? [cacheKeyOf(request.user_primary_id)] : []
+      ),
+      ...fees.flatMap((fee) =>
+        typeof fee.user_primary_id?.value === "string" ? [cacheKeyOf(fee.user_primary_id.value)] : []
+      )
+    ])
+  ]
+
   // Stale items go before the user record is rewritten: if anything below fails, the retry still
   // finds them in the previous record. An ID that left Alma's lists does not come back.
   const listed = Option.isSome(previous) ? yield* listedIds(previous.value) : undefined
@@ -93,7 +124,7 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
     (kind) => {
       const current = new Set(ids[kind])
       const stale = (listed?.ids[kind] ?? []).filter((id) => !current.has(id))
-      return stale.length === 0 ? Effect.void : store.tombstone(kind, stale, clock.now)
+      return stale.length === 0 ? Effect.void : store.tombstone(kind, stale, clock.now, owners)
     },
     { concurrency: "unbounded", discard: true }
   )
@@ -112,7 +143,7 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
       ...requests.map((request) => ({ kind: "request" as const, record: requestRecord(request, userId, clock) })),
       ...fees.map((fee) => ({ kind: "fee" as const, record: feeRecord(fee, userId, clock) }))
     ]
-    skipped += yield* putItems(records)
+    skipped += (yield* putItems(records)).skipped
   }
 
   if (config.itemRefresh === "queue" && config.queues !== undefined) {
@@ -122,7 +153,9 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (userId: string) {
       itemKinds,
       (kind) => {
         const field = itemKindSpec[kind].messageField
-        const bodies = ids[kind].map((id) => JSON.stringify({ userID: userId, [field]: id }))
+        // An unreadable item's own GET would not decode either: it gets no message (only a DLQ entry).
+        const readable = ids[kind].filter((id) => !unreadable.ids[kind].includes(id))
+        const bodies = readable.map((id) => JSON.stringify({ userID: userId, [field]: id }))
         return bodies.length === 0 ? Effect.void : queues.send(urls[kind], bodies)
       },
       { concurrency: "unbounded", discard: true }

@@ -30,6 +30,9 @@ const isExact = (literal: string): boolean => {
   return Number.isFinite(value) && canonical(String(value)) === canonical(literal)
 }
 
+// Sticky: matches at `lastIndex` only, however long the literal.
+const numberLiteral = /-?\d+(\.\d+)?([eE][-+]?\d+)?/y
+
 /** The text with every inexact number literal outside strings wrapped in quotes. */
 const quoteInexactNumbers = (text: string): string => {
   let out = ""
@@ -45,7 +48,8 @@ const quoteInexactNumbers = (text: string): string => {
       continue
     }
     if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) {
-      const literal = /^-?\d+(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400))?.[0] ?? c
+      numberLiteral.lastIndex = i
+      const literal = numberLiteral.exec(text)?.[0] ?? c
       if (!isExact(literal)) {
         out += `${text.slice(copied, i)}"${literal}"`
         copied = i + literal.length

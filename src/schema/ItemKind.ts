@@ -12,6 +12,11 @@ export interface ItemKindSpec {
   readonly userList: "loan_ids" | "request_ids" | "fee_ids"
   /** The ID field of the item's queue message. */
   readonly messageField: "loanID" | "requestID" | "feeID"
+  /**
+   * Where the record names its patron (the user ID lower-cased): a deletion proven for one patron
+   * never removes another's item.
+   */
+  readonly owner: readonly [string, ...string[]]
   /** The TTL attribute (epoch seconds): requests keep Alma's own `expiry_date`, so theirs is renamed. */
   readonly expiry: "expiry_date" | "record_expiry_date"
   /**
@@ -26,6 +31,7 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
     key: "loan_id",
     userList: "loan_ids",
     messageField: "loanID",
+    owner: ["user_id"],
     expiry: "expiry_date",
     readerAttributes: [
       "loan_id",
@@ -49,6 +55,7 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
     key: "request_id",
     userList: "request_ids",
     messageField: "requestID",
+    owner: ["user_primary_id"],
     expiry: "record_expiry_date",
     readerAttributes: [
       "request_id",
@@ -79,6 +86,7 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
     key: "id",
     userList: "fee_ids",
     messageField: "feeID",
+    owner: ["user_primary_id", "value"],
     expiry: "expiry_date",
     readerAttributes: [
       "id",

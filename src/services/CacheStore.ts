@@ -67,7 +67,12 @@ export class CacheStore extends Context.Service<
     readonly tombstone: (
       kind: RecordKind,
       keys: ReadonlyArray<string>,
-      at: number
+      at: number,
+      /**
+       * The names of the patron the deletion was proven for (its user key, lower-cased, and Alma's
+       * primary ID where known): a record naming another patron is kept.
+       */
+      owners?: ReadonlyArray<string>
     ) => Effect.Effect<ReadonlyArray<string>, CacheStoreError>
     /**
      * Appends one item ID to the user record's list, only while the record is as `over` read it
@@ -203,10 +208,23 @@ const isConditionFailure = (error: unknown) => errorName(error) === "Conditional
  * At the same millisecond a deletion wins: an ID Alma proved gone never comes back.
  */
 const olderOnly = (at: number) => ({
+  // A `cached_at` another writer stored as text or null orders nothing: replaced like a missing one.
   ConditionExpression:
-    "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
-  ExpressionAttributeValues: { ":cached_at": { N: String(at) } }
+    "(attribute_not_exists(cached_at) OR NOT attribute_type(cached_at, :number) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at)))",
+  ExpressionAttributeValues: { ":cached_at": { N: String(at) }, ":number": { S: "N" } }
 })
+
+/** Only a record of this patron (any of its names), or one that names none, is deleted for it. */
+const ownedBy = (kind: ItemKind, owners: ReadonlyArray<string>) => {
+  const names = Object.fromEntries(itemKindSpec[kind].owner.map((name, index) => [`#owner${index}`, name]))
+  const path = Object.keys(names).join(".")
+  const values = Object.fromEntries(owners.slice(0, 100).map((owner, index) => [`:owner${index}`, { S: owner }]))
+  return {
+    ConditionExpression: `(attribute_not_exists(${path}) OR ${path} IN (${Object.keys(values).join(", ")}))`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values
+  }
+}
 
 /**
  * Concurrent removals from one list conflict (each removes by index under a condition): each round
@@ -243,13 +261,27 @@ const make = Effect.gen(function* () {
 
   const put = (record: ItemRecord): Effect.Effect<PutOutcome, CacheStoreError> => {
     const table = tableOf[record.kind]
-    const prepared = prepareItem(record.record, itemKindSpec[record.kind].readerAttributes)
+    const prepared = prepareItem(
+      record.record,
+      itemKindSpec[record.kind].readerAttributes,
+      itemKindSpec[record.kind].key
+    )
     if (prepared._tag === "Unstorable") return Effect.succeed(prepared)
     return conditionalPut({ TableName: table, Item: prepared.item, ...olderOnly(record.record.cached_at) }, table).pipe(
       Effect.map((written): PutOutcome => {
         if (!written) return { _tag: "Superseded" }
         return prepared._tag === "Reduced" ? { _tag: "Reduced", bytes: prepared.bytes } : { _tag: "Written" }
       }),
+      // DynamoDB refuses this item whatever the retry, for a rule `prepareItem` does not know: it is
+      // skipped, so that it never blocks the patron. DynamoDB's message names the rule, not values.
+      Effect.catch((error) =>
+        error._tag === "CacheUnavailable" && error.errorName === "ValidationException"
+          ? Effect.succeed<PutOutcome>({
+              _tag: "Unstorable",
+              rule: `refused by DynamoDB: ${error.detail.slice(0, 160)}`
+            })
+          : Effect.fail(error)
+      ),
       Effect.withSpan("CacheStore.put", { attributes: { table } })
     )
   }
@@ -272,12 +304,22 @@ const make = Effect.gen(function* () {
       Effect.withSpan("CacheStore.putUser")
     )
 
-  const tombstone = (kind: RecordKind, keys: ReadonlyArray<string>, at: number) => {
+  const tombstone = (kind: RecordKind, keys: ReadonlyArray<string>, at: number, owners?: ReadonlyArray<string>) => {
     const table = tableOf[kind]
+    const older = olderOnly(at)
+    const owned = kind === "user" || owners === undefined || owners.length === 0 ? undefined : ownedBy(kind, owners)
+    const condition =
+      owned === undefined
+        ? older
+        : {
+            ConditionExpression: `${older.ConditionExpression} AND ${owned.ConditionExpression}`,
+            ExpressionAttributeNames: owned.ExpressionAttributeNames,
+            ExpressionAttributeValues: { ...older.ExpressionAttributeValues, ...owned.ExpressionAttributeValues }
+          }
     return Effect.forEach(
       [...new Set(keys)],
       (key) =>
-        conditionalPut({ TableName: table, Item: marshall(tombstoneOf(kind, key, at)), ...olderOnly(at) }, table).pipe(
+        conditionalPut({ TableName: table, Item: marshall(tombstoneOf(kind, key, at)), ...condition }, table).pipe(
           Effect.map((written) => (written ? [key] : []))
         ),
       { concurrency: 10 }

@@ -40,7 +40,8 @@ const utf8 = (text: string) => Buffer.byteLength(text, "utf8")
 /** DynamoDB's documented sizing: names and values in UTF-8, numbers by digits, 3 bytes per document. */
 const valueBytes = (value: AttributeValue): number => {
   if (value.S !== undefined) return utf8(value.S)
-  if (value.N !== undefined) return Math.ceil(value.N.replace(/[-.]|e.*$/gi, "").length / 2) + 1
+  // DynamoDB pairs digits from the decimal point, so an odd split costs a byte more: counted high.
+  if (value.N !== undefined) return Math.ceil(value.N.replace(/[-.]|e.*$/gi, "").length / 2) + 2
   if (value.B !== undefined) return value.B.byteLength
   if (value.BOOL !== undefined || value.NULL !== undefined) return 1
   if (value.SS !== undefined) return value.SS.reduce((sum, s) => sum + utf8(s), 0)
@@ -62,8 +63,40 @@ export type PreparedItem =
   /** Too large even so: not written. `rule` says why, for the log. */
   | { readonly _tag: "Unstorable"; readonly rule: string }
 
-export const prepareItem = (record: Record<string, unknown>, readerAttributes: ReadonlyArray<string>): PreparedItem => {
+/** DynamoDB's limits besides size: none of them can be lifted by a retry. */
+const maxKeyBytes = 2048
+const maxDepth = 32
+
+/** The first rule of DynamoDB's the item breaks (an empty attribute name, nesting over 32), if any. */
+const brokenRule = (value: AttributeValue, depth: number): string | undefined => {
+  if (value.M !== undefined) {
+    if (depth > maxDepth) return `nested deeper than DynamoDB's ${maxDepth} levels`
+    for (const [name, inner] of Object.entries(value.M)) {
+      if (name === "") return "an empty attribute name"
+      const broken = brokenRule(inner, depth + 1)
+      if (broken !== undefined) return broken
+    }
+  }
+  if (value.L !== undefined) {
+    if (depth > maxDepth) return `nested deeper than DynamoDB's ${maxDepth} levels`
+    for (const inner of value.L) {
+      const broken = brokenRule(inner, depth + 1)
+      if (broken !== undefined) return broken
+    }
+  }
+  return undefined
+}
+
+export const prepareItem = (
+  record: Record<string, unknown>,
+  readerAttributes: ReadonlyArray<string>,
+  keyName: string
+): PreparedItem => {
   const whole = marshallRecord(record)
+  const key = whole[keyName]?.S ?? ""
+  if (utf8(key) > maxKeyBytes) return { _tag: "Unstorable", rule: `a key over DynamoDB's ${maxKeyBytes} bytes` }
+  const broken = brokenRule({ M: whole }, 0)
+  if (broken !== undefined) return { _tag: "Unstorable", rule: broken }
   const bytes = itemBytes(whole)
   if (bytes <= maxItemBytes) return { _tag: "Whole", item: whole }
   const reduced = Object.fromEntries(Object.entries(whole).filter(([name]) => readerAttributes.includes(name)))

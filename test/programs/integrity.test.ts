@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { updateLoan } from "../../src/programs/updateItem.js"
+import { updateFee, updateLoan } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
 import type { Loan } from "../../src/schema/Loan.js"
 import { AlmaAmbiguous, AlmaUnavailable } from "../../src/services/AlmaError.js"
@@ -173,6 +173,72 @@ describe("other writers are never undone with older knowledge", () => {
       }).pipe(Effect.provide(stack.services))
     }
   )
+})
+
+describe("a deletion proven for one patron never removes another's, and duplicates do not collide", () => {
+  it.effect("an item message naming the wrong patron deletes nothing of the owner's", () => {
+    const stack = makeMemoryStack(
+      { A: patron([loan("LA")]), B: patron([{ ...loan("LB"), user_id: "B" }], [], [{ id: "FB" }]) },
+      { ITEM_REFRESH: "inline" }
+    )
+    return Effect.gen(function* () {
+      yield* updateUser("A")
+      yield* updateUser("B")
+      expect(yield* updateLoan({ userID: "A", loanID: "LB" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
+      expect(yield* updateFee({ userID: "A", feeID: "FB" })).toEqual({ _tag: "Discarded", reason: "fee-not-found" })
+      expect(present(stack.cache, "loan").has("LB")).toBe(true)
+      expect(present(stack.cache, "fee").has("FB")).toBe(true)
+      expect(present(stack.cache, "user").get("b")).toMatchObject({ loan_ids: ["LB"], fee_ids: ["FB"] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.effect("a primary ID changed in Alma: the old ID's not-found keeps the loans the new ID now holds", () => {
+    const stack = makeMemoryStack({ OLD1: patron([{ ...loan("L1"), user_id: "OLD1" }]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("OLD1")
+      stack.alma.patrons.delete("OLD1")
+      stack.alma.patrons.set("NEW1", patron([{ ...loan("L1"), user_id: "NEW1" }]))
+      yield* TestClock.adjust(1000)
+      yield* updateUser("NEW1")
+      yield* TestClock.adjust(1000)
+      expect(yield* updateUser("OLD1")).toEqual({ _tag: "Discarded", reason: "user-not-found" })
+      expect(present(stack.cache, "loan").get("L1")).toMatchObject({ user_id: "new1" })
+      expect(present(stack.cache, "user").get("new1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.live("duplicate refreshes of one patron all succeed: a later attempt that finds a fresh record stops", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1")]) })
+    return Effect.gen(function* () {
+      // Alma answers take a little while, so that the ten duplicates overlap.
+      stack.alma.afterAnswer = () => Effect.sleep("5 millis")
+      const exits = yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.exit(updateUser("U1")), {
+        concurrency: "unbounded"
+      })
+      expect(exits.filter((exit) => exit._tag === "Failure")).toEqual([])
+      // 3 calls per attempt; a duplicate that conflicted stops before asking Alma again.
+      expect(stack.alma.calls.loans).toBeLessThanOrEqual(20)
+    }).pipe(Effect.provide(stack.services))
+  })
+
+  it.effect("an older item message whose write a newer deletion refused does not list the ID again", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1"), loan("L2")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      const duplicate = once(
+        Effect.gen(function* () {
+          stack.alma.patrons.set("U1", patron([loan("L1")]))
+          yield* TestClock.adjust(1000)
+          // A duplicate delivery runs to the end: L2 is confirmed gone, tombstoned, unlisted.
+          yield* updateLoan({ userID: "U1", loanID: "L2" }).pipe(Effect.provide(stack.services))
+        })
+      )
+      stack.alma.afterAnswer = (endpoint) => (endpoint !== "loan" ? Effect.void : duplicate())
+      yield* updateLoan({ userID: "U1", loanID: "L2" })
+      expect(present(stack.cache, "loan").has("L2")).toBe(false)
+      expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services))
+  })
 })
 
 describe("one bad item never blocks its patron", () => {

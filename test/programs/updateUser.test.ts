@@ -147,8 +147,15 @@ describe("updateUser", () => {
   })
 
   it.effect("a user Alma does not know is discarded, and its record and items removed", () => {
+    // The records name their patron: only U1's go (a deletion for U1 never removes Jane Doe's).
     const stack = makeMemoryStack(
-      { U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) },
+      {
+        U1: patron(
+          [loan("L1", "U1")],
+          [{ ...request("R1"), user_primary_id: "U1" }],
+          [{ ...fee("F1"), user_primary_id: { value: "U1", link: "x" } }]
+        )
+      },
       { ITEM_REFRESH: "inline" }
     )
     return Effect.gen(function* () {

@@ -35,6 +35,11 @@ describe("parseAlmaJson", () => {
     })
   })
 
+  it("keeps a number literal of any length (500 digits) as its text, where JSON.parse gives Infinity", () => {
+    const digits = "7".repeat(500)
+    expect(parseAlmaJson(`{"n":${digits},"m":1}`)).toEqual({ n: digits, m: 1 })
+  })
+
   it("leaves numbers inside strings alone, escaped quotes included", () => {
     expect(parseAlmaJson('{"t":"a \\" 123456789012345678901","x":123456789012345678901}')).toEqual({
       t: 'a " 123456789012345678901',

@@ -41,14 +41,37 @@ describe("CacheStore (DynamoDB)", () => {
       expect(puts[0]).toMatchObject({
         TableName: "fees-test",
         ConditionExpression:
-          "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
-        ExpressionAttributeValues: { ":cached_at": { N: "1000" } },
+          "(attribute_not_exists(cached_at) OR NOT attribute_type(cached_at, :number) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at)))",
+        ExpressionAttributeValues: { ":cached_at": { N: "1000" }, ":number": { S: "N" } },
         Item: {
           user_primary_id: { M: { value: { S: "u1" }, link: { S: "x" } } },
           transactions: { L: [{ M: { amount: { N: "1.5" } } }] },
           balance: { N: "-2" },
           title: { NULL: true }
         }
+      })
+    })
+  )
+
+  it.live("an item DynamoDB refuses for a rule of its own (ValidationException) is Unstorable, not a failure", () =>
+    Effect.gen(function* () {
+      const outcome = yield* CacheStore.use((store) =>
+        store.put({
+          kind: "loan",
+          record: { loan_id: "L1", user_id: "u", renewable: false, expiry_date: 1, cached_at: 1 }
+        })
+      ).pipe(
+        Effect.provide(
+          storeWith(() => {
+            throw Object.assign(new Error("One or more parameter values were invalid: a new rule"), {
+              name: "ValidationException"
+            })
+          })
+        )
+      )
+      expect(outcome).toEqual({
+        _tag: "Unstorable",
+        rule: "refused by DynamoDB: One or more parameter values were invalid: a new rule"
       })
     })
   )
@@ -110,8 +133,8 @@ describe("CacheStore (DynamoDB)", () => {
           record_expiry_date: { N: "1699999999" }
         },
         ConditionExpression:
-          "attribute_not_exists(cached_at) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at))",
-        ExpressionAttributeValues: { ":cached_at": { N: "1700000000500" } }
+          "(attribute_not_exists(cached_at) OR NOT attribute_type(cached_at, :number) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at)))",
+        ExpressionAttributeValues: { ":cached_at": { N: "1700000000500" }, ":number": { S: "N" } }
       })
     })
   )

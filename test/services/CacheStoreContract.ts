@@ -99,6 +99,10 @@ const readUser = (primaryId: string) =>
 /** An error's tag and fields, to compare whole. */
 const fieldsOf = (error: CacheStoreError) => ({ ...error, _tag: error._tag })
 
+/** A map nested `depth` levels deep. */
+const nestedDeep = (depth: number): Record<string, unknown> =>
+  depth === 0 ? { leaf: 1 } : { next: nestedDeep(depth - 1) }
+
 /** A loan's tombstone exactly: its key, `cached_at` = `deleted_at` = `at`, the expiry a second in the past. */
 const loanTombstone = (id: string, at: number) => ({
   loan_id: { S: id },
@@ -161,16 +165,54 @@ export const cacheStoreContract = (target: ContractTarget): void =>
       { form: "null", cachedAt: null }
     ]
     it.effect.each(notANumber)(
-      "a put or a tombstone over a record whose cached_at is $form (not a number) is refused, the record kept",
+      "a record whose cached_at is $form (not a number) orders nothing: a put replaces it, and a tombstone",
       ({ form, cachedAt }) =>
         Effect.gen(function* () {
           const key = `p5-${form}`
           const theirs = { loan_id: key, user_id: "u1", title: "theirs", expiry_date: expiry, cached_at: cachedAt }
           yield* rawPut("loan", theirs)
-          expect(yield* put(loan(key, t))).toEqual({ _tag: "Superseded" })
+          expect(yield* put(loan(key, t))).toEqual({ _tag: "Written" })
+          yield* rawPut("loan", theirs)
           yield* tombstone("loan", key, t)
-          expect(yield* rawGet("loan", key)).toEqual(av(theirs))
+          expect(yield* rawGet("loan", key)).toEqual(loanTombstone(key, t))
         })
+    )
+
+    it.effect("a tombstone for one patron keeps another patron's record (owner), and takes one naming none", () =>
+      Effect.gen(function* () {
+        yield* rawPut("loan", { loan_id: "own-b", user_id: "b", title: "B's", expiry_date: expiry, cached_at: t - 5 })
+        yield* rawPut("loan", { loan_id: "own-none", title: "nobody's", expiry_date: expiry, cached_at: t - 5 })
+        const written = yield* CacheStore.use((store) => store.tombstone("loan", ["own-b", "own-none"], t, ["a"]))
+        expect(written).toEqual(["own-none"])
+        expect((yield* rawGet("loan", "own-b"))?.title).toEqual({ S: "B's" })
+        expect(yield* rawGet("loan", "own-none")).toEqual(loanTombstone("own-none", t))
+        yield* rawPut("fee", { id: "own-fee", user_primary_id: { value: "b" }, expiry_date: expiry, cached_at: t - 5 })
+        expect(yield* CacheStore.use((store) => store.tombstone("fee", ["own-fee"], t, ["a"]))).toEqual([])
+        expect(yield* CacheStore.use((store) => store.tombstone("fee", ["own-fee"], t, ["x", "b"]))).toEqual([
+          "own-fee"
+        ])
+      })
+    )
+
+    const refusedByDynamo: ReadonlyArray<{ readonly rule: string; readonly extra: Record<string, unknown> }> = [
+      { rule: "an empty attribute name", extra: { location: { "": "x" } } },
+      { rule: "nested deeper than DynamoDB's 32 levels", extra: { deep: nestedDeep(40) } }
+    ]
+    it.effect.each(refusedByDynamo)("an item with $rule is Unstorable, nothing written", ({ rule, extra }) =>
+      Effect.gen(function* () {
+        const key = `v-${rule.length}`
+        expect(yield* put({ ...loan(key, t), ...extra })).toEqual({ _tag: "Unstorable", rule })
+        expect(yield* rawGet("loan", key)).toBeUndefined()
+      })
+    )
+
+    it.effect("an item whose key is over 2048 bytes is Unstorable", () =>
+      Effect.gen(function* () {
+        expect(yield* put(loan("K".repeat(3000), t))).toEqual({
+          _tag: "Unstorable",
+          rule: "a key over DynamoDB's 2048 bytes"
+        })
+      })
     )
 
     // 2. Tombstones.
@@ -515,7 +557,8 @@ export const cacheStoreContract = (target: ContractTarget): void =>
       Effect.gen(function* () {
         const padding = "x".repeat(maxItemBytes)
         const record = loan("big1", t, { notes: padding })
-        // DynamoDB's sizing: UTF-8 names and values, numbers at 1 byte per 2 digits + 1, maps 3 + 1 per entry.
+        // DynamoDB's sizing: UTF-8 names and values, maps 3 + 1 per entry; numbers at 1 byte per 2 digits
+        // + 2 (a byte above DynamoDB's + 1: it pairs digits from the decimal point, so counted high).
         const bytes =
           "loan_id".length +
           4 +
@@ -524,8 +567,8 @@ export const cacheStoreContract = (target: ContractTarget): void =>
           ("title".length + 5) +
           ("due_date".length + 11) +
           ("location_code".length + 3 + ("value".length + 4 + ("name".length + 4)) + 2) +
-          ("expiry_date".length + 6) +
-          ("cached_at".length + 8) +
+          ("expiry_date".length + 7) +
+          ("cached_at".length + 9) +
           ("notes".length + maxItemBytes)
         expect(yield* put(record)).toEqual({ _tag: "Reduced", bytes })
         const readers = itemKindSpec.loan.readerAttributes

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import { Effect, Layer, Option } from "effect"
-import { itemKindSpec } from "../../schema/ItemKind.js"
+import { type ItemKind, itemKindSpec } from "../../schema/ItemKind.js"
 import {
   CacheStore,
   type ItemRecord,
@@ -49,8 +49,8 @@ export const makeMemoryCache = (): MemoryCache => ({
  */
 const olderOnly = (existing: Record<string, unknown> | undefined, at: number) => {
   const cachedAt = existing?.cached_at
-  if (cachedAt === undefined) return true
-  if (typeof cachedAt !== "number") return false
+  // Text or null orders nothing: replaced like a missing one (the live condition's attribute_type).
+  if (typeof cachedAt !== "number") return true
   return cachedAt < at || (cachedAt === at && existing?.deleted_at === undefined)
 }
 
@@ -78,6 +78,15 @@ const tooLarge = (item: Record<string, AttributeValue>, table: string) =>
       })
     : undefined
 
+/** Only a record of this patron, or one that names none, is deleted for it (the live condition). */
+const ownedBy = (existing: Record<string, unknown> | undefined, kind: ItemKind, owners: ReadonlyArray<string>) => {
+  let value: unknown = existing
+  for (const name of itemKindSpec[kind].owner) {
+    value = typeof value === "object" && value !== null ? Reflect.get(value, name) : undefined
+  }
+  return value === undefined || (typeof value === "string" && owners.includes(value))
+}
+
 /** The records readers see: tombstones (deleted records) left out. */
 export const present = (cache: MemoryCache, kind: RecordKind): Map<string, Record<string, unknown>> =>
   new Map([...cache.tables[kind]].filter(([, item]) => item.deleted_at === undefined))
@@ -98,7 +107,11 @@ export const layerMemory = (cache: MemoryCache) => {
     CacheStore.of({
       put: (record: ItemRecord) =>
         guard(cache, "put", record.kind, (): PutOutcome => {
-          const prepared = prepareItem(record.record, itemKindSpec[record.kind].readerAttributes)
+          const prepared = prepareItem(
+            record.record,
+            itemKindSpec[record.kind].readerAttributes,
+            itemKindSpec[record.kind].key
+          )
           if (prepared._tag === "Unstorable") return prepared
           if (!olderOnly(cache.tables[record.kind].get(keyOf(record)), record.record.cached_at)) {
             return { _tag: "Superseded" }
@@ -121,11 +134,15 @@ export const layerMemory = (cache: MemoryCache) => {
           write("user", plain(item))
           return undefined
         }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure)))),
-      tombstone: (kind, keys, at) =>
+      tombstone: (kind, keys, at, owners) =>
         guard(cache, "tombstone", kind, () => {
           const written: Array<string> = []
           for (const key of new Set(keys)) {
-            if (olderOnly(cache.tables[kind].get(key), at)) {
+            const existing = cache.tables[kind].get(key)
+            if (
+              olderOnly(existing, at) &&
+              (kind === "user" || owners === undefined || owners.length === 0 || ownedBy(existing, kind, owners))
+            ) {
               write(kind, tombstoneOf(kind, key, at))
               written.push(key)
             }
