@@ -291,6 +291,18 @@ describe("one bad item never blocks its patron", () => {
     }
   )
 
+  it.effect("in queue mode an unreadable item is listed but gets no item message (its GET would not decode)", () => {
+    const p = patron([loan("L1")])
+    p.unreadable = { loans: [{ id: "L2", problem: "due_date: Expected string" }] }
+    const stack = makeMemoryStack({ U1: p })
+    return Effect.gen(function* () {
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached", skipped: 1 })
+      expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1", "L2"] })
+      const sent = [...stack.queues.sent.values()].flat().map((body) => JSON.parse(body))
+      expect(sent).toEqual([{ userID: "U1", loanID: "L1" }])
+    }).pipe(Effect.provide(stack.services))
+  })
+
   it.effect("empty, non-string and null IDs left in a previous user record are skipped, the rest refreshed", () => {
     const stack = makeMemoryStack({ U1: patron([loan("L1")]) }, { ITEM_REFRESH: "inline" })
     return Effect.gen(function* () {
