@@ -141,7 +141,10 @@ describe("the pipeline on the embedded stack, against the simulator", () => {
         const report = yield* refresh(sim.userIds().concat(gone), 4)
         // The DLQ counted from its attributes: the report has received (not deleted) what is in it.
         expect(report.lost).toEqual([])
-        expect(report.usersCached + (report.discarded["user-not-found"] ?? 0) + report.dlq.users).toBe(report.usersIn)
+        // A user may be both cached and dead (a copy redelivered after its visibility timeout), never neither.
+        const done = report.usersCached + (report.discarded["user-not-found"] ?? 0)
+        expect(done).toBeLessThanOrEqual(report.usersIn)
+        expect(done + report.dlq.users).toBeGreaterThanOrEqual(report.usersIn)
         expect(report.discarded["user-not-found"]).toBe(1)
         expect(sim.stats().perSecondThreshold).toBe(25)
         expect(report.alma429).toBeGreaterThan(0)

@@ -21,7 +21,12 @@ const accountFor = (report: {
   lost: ReadonlyArray<string>
 }) => {
   expect(report.lost).toEqual([])
-  expect(report.usersCached + (report.discarded["user-not-found"] ?? 0) + report.dlq.users).toBe(report.usersIn)
+  // At-least-once delivery: a message whose visibility timeout ran out while it was processed is
+  // delivered twice, and one copy may succeed while the other ends in the DLQ. So a user may be both
+  // cached and dead, never neither.
+  const done = report.usersCached + (report.discarded["user-not-found"] ?? 0)
+  expect(done).toBeLessThanOrEqual(report.usersIn)
+  expect(done + report.dlq.users).toBeGreaterThanOrEqual(report.usersIn)
 }
 
 describe("no loss under faults, on the real local stack", () => {
