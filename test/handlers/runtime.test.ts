@@ -1,0 +1,69 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { afterEach, describe, expect, it, vi } from "vitest"
+import { makeHandlers } from "../../src/handlers/index.js"
+import type { AwsClients } from "../../src/services/AwsClients.js"
+import { testEnvironment } from "../support/env.js"
+import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+// Alma and AWS at 127.0.0.1:9, where nothing listens: every call is refused at once, nothing leaves
+// the machine.
+const unreachableAlma = {
+  ...testEnvironment,
+  ALMA_MAX_RETRIES: "1",
+  AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test"
+}
+const loanMessage = '{"userID":"U1","loanID":"L1"}'
+
+describe("makeHandlers (the real handlers in-process)", () => {
+  it("builds the live services from the environment, hands over the SDK clients, counts Alma's calls", async () => {
+    const seen: Array<AwsClients["Service"]> = []
+    const logs: Array<string> = []
+    vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+      logs.push(args.map(String).join(" "))
+    })
+    const handlers = makeHandlers(unreachableAlma, { instrumentClients: (clients) => seen.push(clients) })
+    await handlers.updateUser.warm()
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.dynamodb).toBeInstanceOf(DynamoDBClient)
+    const response = await handlers.updateLoan(sqsEvent([["m1", loanMessage]]), lambdaContext())
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    // The first call and its one retry, both refused.
+    expect((await handlers.almaUsage()).byEndpoint.loan).toBe(2)
+    // The default logs are JSON lines (jsonLogs), the EMF line among them.
+    const lines = logs.map((line): unknown => JSON.parse(line))
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: "WARN",
+        annotations: expect.objectContaining({ errorTag: "AlmaUnavailable", fate: "retried" })
+      })
+    )
+    expect(lines).toContainEqual(expect.objectContaining({ Function: "updateLoan", Retried: 1, AlmaCalls: 2 }))
+    await handlers.dispose()
+    // Disposed: the clients are closed with the runtime, which is gone.
+    await expect(handlers.almaUsage()).rejects.toThrow()
+  })
+
+  it("without an instrument, the same live clients", async () => {
+    const handlers = makeHandlers(unreachableAlma)
+    vi.spyOn(console, "log").mockImplementation(() => undefined)
+    const response = await handlers.updateRequest(
+      sqsEvent([["m1", '{"userID":"U1","requestID":"R1"}']]),
+      lambdaContext()
+    )
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }])
+    expect(await handlers.almaUsage()).toMatchObject({ calls: 2, byEndpoint: { request: 2 } })
+    await handlers.dispose()
+  })
+
+  it("warm() fails with the configuration's one message when the environment is invalid", async () => {
+    const handlers = makeHandlers({ ...testEnvironment, ALMA_BASE_URL: "nowhere" })
+    await expect(handlers.updateFee.warm()).rejects.toThrow(/ALMA_BASE_URL must be an http\(s\) URL/)
+    await handlers.dispose()
+  })
+})

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { awsFailure, isFatal, SqsCallFailed, sqsCall } from "../../src/services/AwsFailure.js"
+
+const named = (name: string, message = "it failed", extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), { name }, extra)
+
+describe("awsFailure", () => {
+  it.each([
+    "ThrottlingException",
+    "Throttling",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "KmsThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "TimeoutError",
+    "RequestTimeout",
+    "RequestTimeoutException"
+  ])("%s is transient, named by the error's name", (name) => {
+    expect(awsFailure(named(name))).toEqual({ code: name, detail: "it failed", transient: true })
+  })
+
+  it.each(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED"])(
+    "a Node network error %s is transient, named by its errno code",
+    (code) => {
+      expect(awsFailure(Object.assign(new Error("socket"), { code }))).toEqual({
+        code,
+        detail: "socket",
+        transient: true
+      })
+    }
+  )
+
+  it("a dropped connection under another name is transient by its errno code", () => {
+    expect(awsFailure(named("NetworkingError", "reset", { code: "ECONNRESET" }))).toEqual({
+      code: "NetworkingError",
+      detail: "reset",
+      transient: true
+    })
+  })
+
+  it("a client error is not transient; a server fault, a 5xx or a retryable error is", () => {
+    expect(awsFailure(named("ValidationException", "bad", { $fault: "client" })).transient).toBe(false)
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: 499 } })).transient).toBe(false)
+    expect(awsFailure(named("X", "bad", { $fault: "server" })).transient).toBe(true)
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: 500 } })).transient).toBe(true)
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: "503" } })).transient).toBe(false)
+    expect(awsFailure(named("X", "bad", { $retryable: {} })).transient).toBe(true)
+    expect(awsFailure(named("X", "bad", { code: 42 })).transient).toBe(false)
+  })
+
+  it("a plain Error is named by its errno code, else UnknownError; its text squeezed and cut at 300", () => {
+    expect(awsFailure(Object.assign(new Error("refused"), { code: "ECONNREFUSED" })).code).toBe("ECONNREFUSED")
+    expect(awsFailure(new Error("  a \n\t b  "))).toEqual({ code: "UnknownError", detail: "a b", transient: false })
+    expect(awsFailure(named("X", "y".repeat(400))).detail).toBe("y".repeat(300))
+    expect(awsFailure("a string thrown")).toEqual({ code: "UnknownError", detail: "a string thrown", transient: false })
+    expect(awsFailure({ name: 5, message: 6 })).toEqual({
+      code: "UnknownError",
+      detail: "[object Object]",
+      transient: false
+    })
+    expect(awsFailure(null)).toEqual({ code: "UnknownError", detail: "null", transient: false })
+  })
+})
+
+describe("isFatal", () => {
+  it.each([
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "NonExistentQueue",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSecurity",
+    "InvalidAddress",
+    "CredentialsProviderError",
+    "ECONNREFUSED",
+    "ENOTFOUND"
+  ])("%s is fatal: every further call would fail the same way", (code) => {
+    expect(isFatal({ code, detail: "", transient: false })).toBe(true)
+  })
+
+  it.each(["ThrottlingException", "XAccessDenied", "AccessDeniedX", "UnknownError", ""])("%j is not fatal", (code) => {
+    expect(isFatal({ code, detail: "", transient: false })).toBe(false)
+  })
+})
+
+describe("sqsCall", () => {
+  it.effect("a rejection is SqsCallFailed naming the call, the queue, the code and the text", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        sqsCall("SendMessageBatch", "q-users", () => Promise.reject(named("QueueDoesNotExist", "no queue")))
+      )
+      expect(exit).toEqual(
+        Exit.fail(
+          new SqsCallFailed({
+            operation: "SendMessageBatch",
+            queue: "q-users",
+            code: "QueueDoesNotExist",
+            detail: "no queue"
+          })
+        )
+      )
+      expect(yield* sqsCall("GetQueueUrl", "q", () => Promise.resolve(7))).toBe(7)
+    })
+  )
+
+  it("says what broke in one line, the detail left out when empty", () => {
+    expect(new SqsCallFailed({ operation: "Op", queue: "q", code: "C", detail: "why" }).message).toBe(
+      "Op on q failed: C: why"
+    )
+    expect(new SqsCallFailed({ operation: "Op", queue: "q", code: "C", detail: "" }).message).toBe("Op on q failed: C")
+  })
+})
