@@ -165,3 +165,23 @@ describe("an item answered ambiguously", () => {
     }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 })
+
+describe("an item Alma answers closed while a newer record of it exists", () => {
+  it.effect("keeps the newer record and its ID in the user record: they are the newer writer's", () => {
+    const stack = makeMemoryStack({ U1: patron([{ loan_id: "L1", loan_status: "COMPLETE" }]) })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", {
+        primary_id: "u1",
+        loan_ids: ["L1"],
+        request_ids: [],
+        fee_ids: [],
+        expiry_date: 1,
+        cached_at: now - 60_000
+      })
+      stack.cache.tables.loan.set("L1", { loan_id: "L1", cached_at: now + 1_000 })
+      expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
+      expect(stack.cache.tables.loan.get("L1")).toEqual({ loan_id: "L1", cached_at: now + 1_000 })
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+})
