@@ -54,6 +54,9 @@ export const verdictOf = (failure: RecordFailure): FailureVerdict => {
       return { fate: "retried", level: "Error" }
     case "AlmaApiKeyUnavailable":
       return { fate: "retried", level: "Error" }
+    case "AlmaPaused":
+      // Placeholder until the lead gives the pause a fate that sends nothing to a DLQ.
+      return { fate: "retried", level: "Warning" }
     case "CacheThrottled":
     case "CacheUnavailable":
     case "CacheConflict":

@@ -1,6 +1,5 @@
 import { Context, Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
-import { RateLimiter } from "effect/persistence"
 import { parseAlmaError } from "../schema/AlmaErrorBody.js"
 import { parseAlmaJson } from "../schema/AlmaJson.js"
 import { describeIssue } from "../schema/describeIssue.js"
@@ -8,6 +7,7 @@ import { Fee } from "../schema/Fee.js"
 import { Loan } from "../schema/Loan.js"
 import { Request } from "../schema/Request.js"
 import { AlmaApiKey } from "./AlmaApiKey.js"
+import { AlmaBudget } from "./AlmaBudget.js"
 import {
   AlmaAmbiguous,
   AlmaBadResponse,
@@ -19,8 +19,11 @@ import {
   AlmaUnauthorized,
   AlmaUnavailable
 } from "./AlmaError.js"
+import * as AlmaFleet from "./AlmaFleet.js"
 import { type AlmaList, decodeItems, identityOf, itemsIn, listEnvelope, movementIn, type ReadPage } from "./AlmaList.js"
+import { AlmaPace } from "./AlmaPace.js"
 import { AppConfig } from "./AppConfig.js"
+import { type Admission, DailyReserve } from "./DailyReserve.js"
 
 /** The six Alma calls this service makes (ALMA-API.md), named for counting. */
 export type AlmaEndpoint = "loans" | "loan" | "requests" | "request" | "fees" | "fee"
@@ -30,6 +33,13 @@ export interface AlmaUsage {
   readonly calls: number
   readonly byEndpoint: Readonly<Record<AlmaEndpoint, number>>
   readonly rateLimited: number
+  /**
+   * Calls refused without asking Alma because the fleet is paused at its daily reserve
+   * (`AlmaPaused`); absent from test doubles that never pause.
+   */
+  readonly paused?: number
+  /** The last `X-Exl-Api-Remaining` Alma sent this container (calls left of the institution's day), once one came. */
+  readonly remaining?: number
 }
 
 export class Alma extends Context.Service<
@@ -47,11 +57,17 @@ export class Alma extends Context.Service<
     readonly usage: Effect.Effect<AlmaUsage>
   }
 >()("lag-buc/services/Alma") {
-  /** Needs an `HttpClient` (fetch in the Lambda), the settings and the API key. */
-  static readonly layerWithoutHttp = Layer.effect(
+  /** Over the given budget, pace and daily reserve (`AlmaFleet`); needs an `HttpClient`, the settings and the key. */
+  static readonly layerWithLimits = Layer.effect(
     Alma,
     Effect.suspend(() => make)
-  ).pipe(Layer.provide(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))))
+  )
+
+  /**
+   * Needs an `HttpClient` (fetch in the Lambda), the settings, the API key and the AWS clients (the
+   * budget table's, when `ALMA_BUDGET_TABLE_NAME` is set).
+   */
+  static readonly layerWithoutHttp = Alma.layerWithLimits.pipe(Layer.provide(AlmaFleet.layer))
 }
 
 /** Alma's maximum page size; its default (10) silently truncated patrons in the original service. */
@@ -123,17 +139,11 @@ const make = Effect.gen(function* () {
   const { alma: settings } = yield* AppConfig
   const apiKey = yield* AlmaApiKey
   const http = yield* HttpClient.HttpClient
-  const withLimiter = yield* RateLimiter.makeWithRateLimiter
-
-  // One token, refilled every 1/rate seconds: calls are spread evenly, never in bursts, so that no
-  // sliding second sees more than the rate (Alma counts per second, across all keys).
-  const limited = withLimiter({
-    key: "alma",
-    algorithm: "token-bucket",
-    onExceeded: "delay",
-    limit: 1,
-    window: Duration.millis(1000 / settings.maxCallsPerSecond)
-  })
+  // Calls are spread evenly over the fleet's budget, never in bursts, so that no sliding second
+  // sees more than the budget (Alma counts per second, across all keys); see AlmaBudget.
+  const budget = yield* AlmaBudget
+  const pace = yield* AlmaPace
+  const reserve = yield* DailyReserve
 
   const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }
   let rateLimited = 0
@@ -175,14 +185,22 @@ const make = Effect.gen(function* () {
     )
 
   /**
-   * One attempt: the key, then a rate-limiter token, then the timed exchange. Waiting for the key or
-   * a token is not Alma being slow, so it is outside the timeout (and a token taken is always used).
+   * One attempt: the daily reserve, the key, then a slot of the budget, then the timed exchange.
+   * Waiting for the key or a slot is not Alma being slow, so it is outside the timeout (and a slot
+   * taken is always used at once). The reserve is asked again after the slot: the reservation may
+   * have brought news of a pause. Every answer's `X-Exl-Api-Remaining` is read.
    */
   const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>
-    apiKey.get.pipe(
-      Effect.flatMap((key) => exchange(target, path, urlParams, key).pipe(limited)),
-      Effect.catchTag("RateLimiterError", (error) => Effect.die(error))
-    )
+    Effect.gen(function* () {
+      const first = yield* reserve.admit
+      const key = yield* apiKey.get
+      yield* budget.take
+      const admission: Admission = first === "probe" ? "probe" : yield* reserve.admit
+      const answer = yield* exchange(target, path, urlParams, key)
+      const left = remainingOf(answer.response)
+      if (left !== undefined) yield* reserve.observe(left, admission)
+      return answer
+    })
 
   const get = <S extends Schema.Top & { readonly DecodingServices: never }>(
     target: Target,
@@ -196,7 +214,10 @@ const make = Effect.gen(function* () {
         error._tag === "AlmaRateLimited"
           ? Effect.sync(() => {
               rateLimited++
-            })
+            }).pipe(
+              // A spent day may come without the header: nothing is left.
+              Effect.andThen(error.threshold === "per-second" ? pace.throttled : reserve.observe(0, "call"))
+            )
           : error._tag === "AlmaUnauthorized"
             ? apiKey.invalidate
             : Effect.void
@@ -317,11 +338,15 @@ const make = Effect.gen(function* () {
         Fee
       )
     }),
-    usage: Effect.sync(() => ({
-      calls: Object.values(byEndpoint).reduce((sum, n) => sum + n, 0),
-      byEndpoint: { ...byEndpoint },
-      rateLimited
-    }))
+    usage: reserve.status.pipe(
+      Effect.map((daily) => ({
+        calls: Object.values(byEndpoint).reduce((sum, n) => sum + n, 0),
+        byEndpoint: { ...byEndpoint },
+        rateLimited,
+        paused: daily.refused,
+        ...(daily.remaining === undefined ? {} : { remaining: daily.remaining })
+      }))
+    )
   })
 })
 
@@ -341,6 +366,12 @@ const readAnswer = <S extends Schema.Top & { readonly DecodingServices: never }>
       Schema.decodeUnknownEffect(schema)(json).pipe(Effect.mapError((error) => unreadable(describeIssue(error.issue))))
     )
   )
+}
+
+/** `X-Exl-Api-Remaining`: calls left of the institution's day, on every answer (absent on a gateway's own). */
+const remainingOf = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+  const value = response.headers["x-exl-api-remaining"]?.trim()
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined
 }
 
 const trackingOf = (body: string) => {

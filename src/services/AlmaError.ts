@@ -85,6 +85,23 @@ export class AlmaApiKeyUnavailable extends Schema.TaggedError<AlmaApiKeyUnavaila
   reason: Schema.String
 }) {}
 
+/**
+ * The fleet has stopped calling Alma: fewer than `ALMA_DAILY_RESERVE` calls are left of the
+ * institution's day (`X-Exl-Api-Remaining`), or the day's budget is spent. Nothing was asked of
+ * Alma. Not retried in-process: the pause lasts until a probe finds the budget back, at the latest
+ * at Alma's midnight.
+ */
+export class AlmaPaused extends Schema.TaggedError<AlmaPaused>()("AlmaPaused", {
+  /** What Alma last said was left (`X-Exl-Api-Remaining`). */
+  remaining: Schema.Number,
+  /** When the fleet stopped (ISO 8601). */
+  since: Schema.String,
+  /** Alma's next midnight, when the daily budget comes back (UTC assumed, [unverified]). */
+  resumeAt: Schema.String,
+  /** When one call may next probe whether the budget is back. */
+  nextProbeAt: Schema.String
+}) {}
+
 export type AlmaError =
   | AlmaNotFound
   | AlmaAmbiguous
@@ -94,3 +111,4 @@ export type AlmaError =
   | AlmaUnavailable
   | AlmaBadResponse
   | AlmaApiKeyUnavailable
+  | AlmaPaused

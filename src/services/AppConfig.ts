@@ -10,6 +10,7 @@ import type { ExpiryPolicy } from "../schema/Expiry.js"
 const Text = Schema.Trim.pipe(Schema.check(Schema.isMinLength(1)))
 const PositiveInt = Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThan(0)))
 const PositiveNumber = Schema.NumberFromString.pipe(Schema.check(Schema.isFinite(), Schema.isGreaterThan(0)))
+const NonNegativeInt = Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)))
 const HttpUrl = Text.pipe(
   Schema.check(
     Schema.makeFilter<string>((url) => URL.canParse(url) && /^https?:\/\//.test(url), {
@@ -26,6 +27,11 @@ export const EnvironmentSchema = Schema.Struct({
   ALMA_API_KEY_RECHECK_SECONDS: Schema.optionalKey(PositiveInt),
   ALMA_TIMEOUT_MS: Schema.optionalKey(PositiveInt),
   ALMA_MAX_RPS: Schema.optionalKey(PositiveNumber),
+  ALMA_BUDGET: Schema.optionalKey(PositiveNumber),
+  ALMA_BUDGET_TABLE_NAME: Schema.optionalKey(Text),
+  ALMA_FLEET_INSTANCES: Schema.optionalKey(PositiveInt),
+  ALMA_DAILY_RESERVE: Schema.optionalKey(NonNegativeInt),
+  ALMA_DAILY_RECHECK_SECONDS: Schema.optionalKey(PositiveInt),
   ALMA_RETRY_BASE_MS: Schema.optionalKey(PositiveInt),
   ALMA_MAX_RETRIES: Schema.optionalKey(
     Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 })))
@@ -74,12 +80,32 @@ export interface AwsSettings {
     | undefined
 }
 
+/** How many Alma calls the stage may make, shared by every instance of the four functions. */
+export interface BudgetSettings {
+  /** Calls per second of the whole stage (`ALMA_BUDGET`). */
+  readonly callsPerSecond: number
+  /**
+   * The DynamoDB table the instances share the budget through. Absent: this container's budget is
+   * its own (an in-memory store), as in tests and in `lag-buc local`, where all functions share one
+   * runtime.
+   */
+  readonly table: string | undefined
+  /** The stage's most instances at once: when the table cannot be reached, each takes this share. */
+  readonly fleetInstances: number
+  /** When fewer calls than this are left today (`X-Exl-Api-Remaining`), the fleet stops calling Alma. */
+  readonly dailyReserve: number
+  /** While stopped, one call probes Alma at most this often. */
+  readonly dailyRecheck: Duration.Duration
+}
+
 export interface Settings {
   readonly alma: {
     readonly baseUrl: string
     readonly key: AlmaKeySource
     readonly timeout: Duration.Duration
+    /** This instance's own cap (`ALMA_MAX_RPS`), never above the budget; the budget when unset. */
     readonly maxCallsPerSecond: number
+    readonly budget: BudgetSettings
     readonly maxRetries: number
     /** The first back-off; each retry doubles it, with jitter. */
     readonly retryBase: Duration.Duration
@@ -120,6 +146,13 @@ const crossChecks = (env: Readonly<Record<string, string | undefined>>) => {
   if (env.ALMA_API_KEY_NAME === undefined && env.ALMA_API_KEY === undefined) {
     problems.push({ variable: "ALMA_API_KEY_NAME", problem: "is required (or ALMA_API_KEY for local runs)" })
   }
+  if (env.ALMA_BUDGET_TABLE_NAME !== undefined) {
+    for (const name of ["ALMA_BUDGET", "ALMA_FLEET_INSTANCES"] as const) {
+      if (env[name] === undefined) {
+        problems.push({ variable: name, problem: "is required when ALMA_BUDGET_TABLE_NAME is set" })
+      }
+    }
+  }
   if ((env.ITEM_REFRESH ?? "queue") === "queue") {
     for (const name of ["LOAN_QUEUE_URL", "REQUEST_QUEUE_URL", "FEE_QUEUE_URL"] as const) {
       if (env[name] === undefined) problems.push({ variable: name, problem: "is required when ITEM_REFRESH is queue" })
@@ -130,6 +163,8 @@ const crossChecks = (env: Readonly<Record<string, string | undefined>>) => {
 
 const toSettings = (env: Environment): Settings => {
   const defaultExpiry = { user: Duration.hours(2), day14: Duration.days(14) }
+  // Without a budget of its own, ALMA_MAX_RPS (what a deployment without the table sets) is the budget.
+  const budget = env.ALMA_BUDGET ?? env.ALMA_MAX_RPS ?? 10
   return {
     alma: {
       baseUrl: env.ALMA_BASE_URL.replace(/\/+$/, ""),
@@ -143,7 +178,14 @@ const toSettings = (env: Environment): Settings => {
               recheck: seconds(env.ALMA_API_KEY_RECHECK_SECONDS, Duration.minutes(1))
             },
       timeout: Duration.millis(env.ALMA_TIMEOUT_MS ?? 10_000),
-      maxCallsPerSecond: env.ALMA_MAX_RPS ?? 10,
+      maxCallsPerSecond: Math.min(budget, env.ALMA_MAX_RPS ?? budget),
+      budget: {
+        callsPerSecond: budget,
+        table: env.ALMA_BUDGET_TABLE_NAME,
+        fleetInstances: env.ALMA_FLEET_INSTANCES ?? 1,
+        dailyReserve: env.ALMA_DAILY_RESERVE ?? 0,
+        dailyRecheck: seconds(env.ALMA_DAILY_RECHECK_SECONDS, Duration.minutes(5))
+      },
       maxRetries: env.ALMA_MAX_RETRIES ?? 4,
       retryBase: Duration.millis(env.ALMA_RETRY_BASE_MS ?? 200)
     },

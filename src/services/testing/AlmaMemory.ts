@@ -91,7 +91,7 @@ export const layerMemory = (alma: MemoryAlma) => {
       fee: (userId, id) => item("fee", "fee", userId, id, (p) => p.fees.find((f) => f.id === id)),
       usage: Effect.sync(() => {
         const calls = Object.values(alma.calls).reduce((sum, n) => sum + n, 0)
-        return { calls, byEndpoint: { ...alma.calls }, rateLimited: 0 }
+        return { calls, byEndpoint: { ...alma.calls }, rateLimited: 0, paused: 0 }
       })
     })
   )

@@ -1,0 +1,409 @@
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Layer, Result } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { RateLimiterStore } from "effect/persistence/RateLimiter"
+import { TestClock } from "effect/testing"
+import fc from "fast-check"
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb.js"
+import { AlmaBudget, maxSpare } from "../../src/services/AlmaBudget.js"
+import * as AlmaFleet from "../../src/services/AlmaFleet.js"
+import { AlmaPace } from "../../src/services/AlmaPace.js"
+import { AwsClients } from "../../src/services/AwsClients.js"
+import * as BudgetStore from "../../src/services/BudgetStore.js"
+import { BudgetTable } from "../../src/services/BudgetTable.js"
+import { DailyReserve } from "../../src/services/DailyReserve.js"
+import { maxInAnyWindow } from "../support/budget.js"
+import { testConfig } from "../support/layers.js"
+import { makeCapture } from "../support/memoryStack.js"
+
+// The budget table on one DynamoDB Local for the file: the store's semantics against Effect's memory
+// store, two instances sharing one budget, the shared pace and pause, and the fallback when the
+// table cannot be reached.
+
+let local: DynamoDbLocal
+
+const client = (endpoint: string) =>
+  new DynamoDBClient({
+    endpoint,
+    region: "eu-west-2",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" }
+  })
+
+/**
+ * As the stack will create it, without TTL (test clocks stamp items far from today, which TTL would
+ * sweep). One table per test: they share no state.
+ */
+const createTable = async (tableName: string) => {
+  const admin = client(local.endpoint)
+  try {
+    await admin.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST"
+      })
+    )
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error
+  } finally {
+    admin.destroy()
+  }
+}
+
+beforeAll(async () => {
+  local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })
+}, 150_000)
+
+afterAll(async () => {
+  await local?.stop()
+})
+
+/** One Lambda container: its own DynamoDB client, table images, limiter, pace and reserve. */
+const instance = (
+  tableName: string,
+  env: Record<string, string>,
+  budget: { readonly probeEvery?: Duration.Duration } = {}
+) => {
+  const capture = makeCapture()
+  const layer = AlmaFleet.layerTable(tableName, budget).pipe(
+    Layer.provide(AwsClients.layer),
+    Layer.provideMerge(
+      testConfig({
+        ALMA_MAX_RPS: undefined,
+        ALMA_BUDGET_TABLE_NAME: tableName,
+        ALMA_FLEET_INSTANCES: "4",
+        AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        ...env
+      })
+    ),
+    Layer.provideMerge(capture.layer),
+    Layer.orDie
+  )
+  return { layer, capture }
+}
+
+type Limits = Layer.Success<ReturnType<typeof instance>["layer"]>
+
+/** Runs in `layer`'s container, in a scope of its own (the container's clients closed at the end). */
+const within = <A, E>(layer: Layer.Layer<Limits>, effect: Effect.Effect<A, E, Limits>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const context = yield* Layer.build(layer)
+      return yield* Effect.provide(effect, context)
+    })
+  )
+
+/** `fibers` calls in a loop for `millis`, each noting when its slot came. */
+const spend = (fibers: number, millis: number) =>
+  Effect.gen(function* () {
+    const budget = yield* AlmaBudget
+    const end = (yield* Clock.currentTimeMillis) + millis
+    const times: Array<number> = []
+    yield* Effect.forEach(
+      Array.from({ length: fibers }),
+      () =>
+        Effect.gen(function* () {
+          while ((yield* Clock.currentTimeMillis) < end) {
+            yield* budget.take
+            const now = yield* Clock.currentTimeMillis
+            if (now < end) times.push(now)
+          }
+        }),
+      { concurrency: "unbounded" }
+    )
+    return times
+  })
+
+describe("the budget store: Effect's memory store semantics, on DynamoDB", () => {
+  type Op =
+    | { readonly wait: number; readonly kind: "tokenBucket"; readonly tokens: number; readonly overflow: boolean }
+    | { readonly wait: number; readonly kind: "fixedWindow"; readonly tokens: number }
+    | { readonly wait: number; readonly kind: "adaptiveConsume"; readonly tokens: number }
+    | { readonly wait: number; readonly kind: "adaptiveFeedback"; readonly status: number; readonly retryAfter: number }
+
+  const tokens = fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constantFrom(0.5, 1.5))
+  const wait = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 400 }))
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ wait, kind: fc.constant("tokenBucket" as const), tokens, overflow: fc.boolean() }),
+    fc.record({ wait, kind: fc.constant("fixedWindow" as const), tokens }),
+    fc.record({ wait, kind: fc.constant("adaptiveConsume" as const), tokens: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({
+      wait,
+      kind: fc.constant("adaptiveFeedback" as const),
+      status: fc.constantFrom(200, 429),
+      retryAfter: fc.integer({ min: 1, max: 500 })
+    })
+  )
+  const run = fc.record({
+    bucketLimit: fc.constantFrom(1, 3, 100),
+    bucketRefill: fc.constantFrom(10, 25, 100),
+    windowLimit: fc.constantFrom(undefined, 2, 5),
+    windowRefill: fc.constantFrom(10, 50),
+    ops: fc.array(op, { minLength: 1, maxLength: 25 })
+  })
+
+  let runs = 0
+
+  it("answers every sequence of takes and feedback exactly as the memory store does", async () => {
+    const tableName = "budget-differential"
+    await createTable(tableName)
+    const sdk = client(local.endpoint)
+    try {
+      await fc.assert(
+        fc.asyncProperty(run, (script) =>
+          Effect.runPromise(
+            Effect.gen(function* () {
+              const prefix = `differential-${runs++}:`
+              const table = yield* BudgetTable.make(sdk, tableName)
+              const dynamo = yield* BudgetStore.make({ prefix }).pipe(Effect.provideService(BudgetTable, table))
+              const memory = yield* RateLimiterStore.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+              yield* TestClock.setTime(1_700_000_000_000)
+              const epochs = { dynamo: 0, memory: 0 }
+              for (const step of script.ops) {
+                yield* TestClock.adjust(Duration.millis(step.wait))
+                const both = <A>(f: (store: RateLimiterStore["Service"], epoch: number) => Effect.Effect<A, unknown>) =>
+                  Effect.all([f(dynamo, epochs.dynamo), f(memory, epochs.memory)])
+                switch (step.kind) {
+                  case "tokenBucket": {
+                    const [d, m] = yield* both((store) =>
+                      store.tokenBucket({
+                        key: "bucket",
+                        tokens: step.tokens,
+                        limit: script.bucketLimit,
+                        refillRate: Duration.millis(script.bucketRefill),
+                        allowOverflow: step.overflow
+                      })
+                    )
+                    expect(d[0]).toBeCloseTo(m[0], 6)
+                    expect(d[1]).toBeCloseTo(m[1], 6)
+                    break
+                  }
+                  case "fixedWindow": {
+                    const [d, m] = yield* both((store) =>
+                      store.fixedWindow({
+                        key: "window",
+                        tokens: step.tokens,
+                        refillRate: Duration.millis(script.windowRefill),
+                        limit: script.windowLimit
+                      })
+                    )
+                    expect(d[0]).toBeCloseTo(m[0], 6)
+                    expect(d[1]).toBeCloseTo(m[1], 6)
+                    break
+                  }
+                  case "adaptiveConsume": {
+                    const [d, m] = yield* both((store) =>
+                      store.adaptiveConsume({
+                        key: "adaptive",
+                        tokens: step.tokens,
+                        fallbackLimit: 10,
+                        fallbackWindow: Duration.seconds(1)
+                      })
+                    )
+                    expect({ ...d, delay: Duration.toMillis(d.delay) }).toEqual({
+                      ...m,
+                      delay: Duration.toMillis(m.delay)
+                    })
+                    epochs.dynamo = d.epoch
+                    epochs.memory = m.epoch
+                    break
+                  }
+                  case "adaptiveFeedback":
+                    yield* both((store, epoch) =>
+                      store.adaptiveFeedback({
+                        key: "adaptive",
+                        epoch,
+                        tokens: 1,
+                        status: step.status,
+                        retryAfter: Duration.millis(step.retryAfter)
+                      })
+                    )
+                }
+              }
+            }).pipe(Effect.provide(TestClock.layer()))
+          )
+        ),
+        { numRuns: 60 }
+      )
+    } finally {
+      sdk.destroy()
+    }
+  }, 120_000)
+})
+
+describe("one budget for the whole fleet", () => {
+  it.live(
+    "two instances over one table never exceed the budget in any sliding second, and fill it",
+    () => {
+      const a = instance("budget-fleet", { ALMA_BUDGET: "20" })
+      const b = instance("budget-fleet", { ALMA_BUDGET: "20" })
+      return Effect.gen(function* () {
+        yield* Effect.promise(() => createTable("budget-fleet"))
+        const both = Effect.all(
+          [
+            within(a.layer, Effect.all([spend(6, 3_000), BudgetTable.use((t) => t.requests)])),
+            within(b.layer, Effect.all([spend(6, 3_000), BudgetTable.use((t) => t.requests)]))
+          ],
+          { concurrency: "unbounded" }
+        )
+        const [[fromA, requestsA], [fromB, requestsB]] = yield* both
+        const all = [...fromA, ...fromB]
+        expect(maxInAnyWindow(all)).toBeLessThanOrEqual(20)
+        expect(fromA.length).toBeGreaterThan(10)
+        expect(fromB.length).toBeGreaterThan(10)
+        // 3 s at 20/s less the 4% lateness margin, and the first request's time.
+        expect(all.length).toBeGreaterThanOrEqual(0.85 * 3 * 20)
+        // The waiting calls of an instance take their slots together.
+        expect((requestsA + requestsB) / all.length).toBeLessThanOrEqual(0.6)
+
+        // Alone, one instance uses the whole budget.
+        const alone = yield* within(a.layer, spend(6, 2_000))
+        expect(maxInAnyWindow(alone)).toBeLessThanOrEqual(20)
+        expect(alone.length).toBeGreaterThanOrEqual(0.85 * 2 * 20)
+      })
+    },
+    30_000
+  )
+
+  it.live("a 429 seen by one instance lowers every instance's rate; it climbs back to the budget", () => {
+    const a = instance("budget-pace", { ALMA_BUDGET: "40" })
+    const b = instance("budget-pace", { ALMA_BUDGET: "40" })
+    return Effect.gen(function* () {
+      yield* Effect.promise(() => createTable("budget-pace"))
+      yield* within(
+        a.layer,
+        AlmaPace.use((pace) => pace.throttled)
+      )
+      const [before, after, sameSecond, later] = yield* within(
+        b.layer,
+        Effect.gen(function* () {
+          const pace = yield* AlmaPace
+          const budget = yield* AlmaBudget
+          const before = yield* pace.rate
+          // B learns the cut from its next reservation: no request of its own.
+          yield* budget.take
+          const after = yield* pace.rate
+          // Its own 429 in the same second does not cut again.
+          yield* pace.throttled
+          const sameSecond = yield* pace.rate
+          // The rate climbs by 40/80 = 0.5 calls/s each second.
+          yield* Effect.sleep(Duration.seconds(1))
+          return [before, after, sameSecond, yield* pace.rate]
+        })
+      )
+      expect(before).toBe(40)
+      expect(after).toBeGreaterThanOrEqual(32)
+      expect(after).toBeLessThan(32.25)
+      expect(sameSecond).toBeGreaterThanOrEqual(after ?? 0)
+      expect((later ?? 0) - (after ?? 0)).toBeGreaterThanOrEqual(0.5)
+      expect((later ?? 0) - (after ?? 0)).toBeLessThan(0.75)
+    })
+  })
+
+  it.live("the daily pause reaches every instance, one probe at a time, and lifts for all", () => {
+    const env = { ALMA_BUDGET: "40", ALMA_DAILY_RESERVE: "100", ALMA_DAILY_RECHECK_SECONDS: "1" }
+    const a = instance("budget-daily", env)
+    const b = instance("budget-daily", env)
+    return Effect.scoped(
+      Effect.gen(function* () {
+        yield* Effect.promise(() => createTable("budget-daily"))
+        const contexts = { a: yield* Layer.build(a.layer), b: yield* Layer.build(b.layer) }
+        type Name = keyof typeof contexts
+        const inside =
+          (name: Name) =>
+          <A, E>(effect: Effect.Effect<A, E, Limits>) =>
+            Effect.provide(effect, contexts[name])
+        const admit = (name: Name) => inside(name)(DailyReserve.use((reserve) => reserve.admit))
+        const observe = (name: Name, left: number, admission: "call" | "probe") =>
+          inside(name)(DailyReserve.use((reserve) => reserve.observe(left, admission)))
+        /** One slot: its reservation brings the budget item back, with the pause on it. */
+        const take = (name: Name) => inside(name)(AlmaBudget.use((budget) => budget.take))
+
+        yield* take("b") // B has seen the item before the pause.
+        // A's answer says 99 calls are left: A pauses the fleet.
+        yield* observe("a", 99, "call")
+        expect(yield* admit("b")).toBe("call")
+        // B's next reservation brings the pause (its spare slots, if any, do not: at most maxSpare
+        // more calls), and the call it was for never reaches Alma.
+        let calls = 0
+        let seen = yield* Effect.result(admit("b"))
+        while (Result.isSuccess(seen) && calls <= maxSpare) {
+          yield* take("b")
+          calls++
+          seen = yield* Effect.result(admit("b"))
+        }
+        expect(Result.isFailure(seen) ? seen.failure : undefined).toMatchObject({ _tag: "AlmaPaused", remaining: 99 })
+
+        // A recheck period later both want to call: one of them probes, the other waits.
+        yield* Effect.sleep(Duration.seconds(1))
+        const [fromA, fromB] = yield* Effect.all([Effect.result(admit("a")), Effect.result(admit("b"))], {
+          concurrency: "unbounded"
+        })
+        const probed: Array<Name> = []
+        if (Result.getOrUndefined(fromA) === "probe") probed.push("a")
+        if (Result.getOrUndefined(fromB) === "probe") probed.push("b")
+        expect(probed).toHaveLength(1)
+        expect([fromA, fromB].filter(Result.isFailure)).toHaveLength(1)
+
+        // The probe finds the budget back (a new day): the pause lifts for the whole fleet.
+        const prober: Name = probed[0] === "a" ? "a" : "b"
+        const other: Name = prober === "a" ? "b" : "a"
+        yield* observe(prober, 5_000, "probe")
+        // The other learns it from its next reservation (after its spare slots, if any).
+        let admitted = yield* Effect.result(admit(other))
+        for (let slot = 0; Result.isFailure(admitted) && slot <= maxSpare; slot++) {
+          yield* take(other)
+          admitted = yield* Effect.result(admit(other))
+        }
+        expect(Result.getOrUndefined(admitted)).toBe("call")
+        for (const logs of [a.capture, b.capture]) {
+          expect(logs.lines.filter((line) => line.includes("Alma daily reserve reached"))).toHaveLength(1)
+        }
+      })
+    )
+  })
+})
+
+describe("when the budget table cannot be reached", () => {
+  it.live(
+    "each instance falls back to budget ÷ ALMA_FLEET_INSTANCES, logged once, and shares again once it answers",
+    () => {
+      const one = instance(
+        "budget-fallback",
+        { ALMA_BUDGET: "20", ALMA_FLEET_INSTANCES: "4" },
+        { probeEvery: Duration.millis(300) }
+      )
+      const logged = (text: string) => one.capture.lines.filter((line) => line.includes(text)).length
+      return Effect.scoped(
+        Effect.gen(function* () {
+          yield* Effect.promise(() => createTable("budget-fallback"))
+          const context = yield* Layer.build(one.layer)
+          const inOne = <A, E>(effect: Effect.Effect<A, E, Limits>) => Effect.provide(effect, context)
+          const shared = yield* inOne(spend(4, 1_000))
+          expect(shared.length).toBeGreaterThanOrEqual(12)
+
+          // The table's port closed: 20 ÷ 4 = 5 calls/s, never none and never more.
+          yield* Effect.promise(() => local.stop())
+          const fallback = yield* inOne(spend(4, 3_000))
+          expect(maxInAnyWindow(fallback)).toBeLessThanOrEqual(5)
+          expect(fallback.length).toBeGreaterThanOrEqual(8)
+          expect((yield* inOne(AlmaBudget.use((b) => b.status))).fallbackSince).toBeDefined()
+          expect(logged("Alma budget table unreachable")).toBe(1)
+
+          // The table answers again (a fresh DynamoDB Local on the same port): shared again.
+          yield* Effect.promise(() => local.restart().then(() => createTable("budget-fallback")))
+          const recovered = yield* inOne(spend(4, 2_000))
+          expect((yield* inOne(AlmaBudget.use((b) => b.status))).fallbackSince).toBeUndefined()
+          expect(logged("Alma budget table answers again")).toBe(1)
+          expect(logged("Alma budget table unreachable")).toBe(1)
+          expect(maxInAnyWindow(recovered.slice(-20))).toBeGreaterThan(5)
+        })
+      )
+    },
+    120_000
+  )
+})
