@@ -1,9 +1,11 @@
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs"
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { Cause, Clock, Duration, Effect, Exit, Schema } from "effect"
 import type { Outcome } from "../programs/Outcome.js"
 import { describeIssue } from "../schema/describeIssue.js"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { Queues, type Redelivery } from "../services/Queues.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
 import { emitMetrics } from "./Metrics.js"
 
@@ -30,11 +32,18 @@ const reserveFor = (remainingAtStart: Duration.Duration) =>
   Duration.min(Duration.seconds(3), Duration.divideUnsafe(remainingAtStart, 10))
 
 interface RecordReport {
-  readonly messageId: string
+  readonly record: SQSRecord
   readonly fate: Fate
   /** Items the record's program left unwritten for a rule of their own (each logged with its ID). */
   readonly skipped: number
+  /** The typed failure's tag, when it failed. */
+  readonly errorTag?: string | undefined
+  /** A deferred record: when it may be tried again (epoch ms). */
+  readonly deferredUntil?: number | undefined
 }
+
+/** A deferred record comes back no sooner than this, so that a pause already over is not spun on. */
+export const minimumDeferral = Duration.seconds(1)
 
 export const processBatch =
   <Message, R>(spec: BatchSpec<Message, R>) =>
@@ -73,7 +82,8 @@ export const processBatch =
           Effect.withSpan(`${spec.name}.record`, { attributes: { messageId: record.messageId } })
         )
 
-      const reports = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
+      const processed = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
+      const reports = yield* redeliverDeferred(processed)
       const after = yield* alma.usage
       const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
       yield* emitMetrics(
@@ -83,14 +93,19 @@ export const processBatch =
           succeeded: count("succeeded"),
           discarded: count("discarded"),
           retried: count("retried"),
+          deferred: count("deferred"),
           skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
+          tooLarge: reports.filter((r) => r.errorTag === "UserRecordTooLarge").length,
           almaCalls: after.calls - before.calls,
-          alma429: after.rateLimited - before.rateLimited
+          alma429: after.rateLimited - before.rateLimited,
+          almaRemaining: after.remaining
         },
         yield* Clock.currentTimeMillis
       )
       const response: SQSBatchResponse = {
-        batchItemFailures: reports.filter((r) => r.fate === "retried").map((r) => ({ itemIdentifier: r.messageId }))
+        batchItemFailures: reports
+          .filter((r) => r.fate === "retried")
+          .map((r) => ({ itemIdentifier: r.record.messageId }))
       }
       return response
     }).pipe(Effect.withSpan(`${spec.name}.batch`, { attributes: { records: event.Records.length } }))
@@ -112,10 +127,16 @@ const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Eff
   }
   const failure = Cause.findErrorOption(exit.cause)
   if (failure._tag === "Some") {
-    const verdict = verdictOf(failure.value)
-    const annotations = { fate: verdict.fate, errorTag: failure.value._tag, ...describeFailure(failure.value) }
-    const log = verdict.level === "Error" ? Effect.logError : Effect.logWarning
-    return log("record failed").pipe(Effect.annotateLogs(annotations), Effect.as(reportOf(record, verdict.fate)))
+    const error = failure.value
+    const verdict = verdictOf(error)
+    const annotations = { fate: verdict.fate, errorTag: error._tag, ...describeFailure(error) }
+    const log =
+      verdict.level === "Error" ? Effect.logError : verdict.level === "Info" ? Effect.logInfo : Effect.logWarning
+    const until = error._tag === "AlmaPaused" ? Date.parse(error.nextProbeAt) : undefined
+    return log(verdict.fate === "deferred" ? "record deferred" : "record failed").pipe(
+      Effect.annotateLogs(annotations),
+      Effect.as({ ...reportOf(record, verdict.fate), errorTag: error._tag, deferredUntil: until })
+    )
   }
   return Effect.logError("record failed unexpectedly", Cause.pretty(exit.cause)).pipe(
     Effect.annotateLogs({ fate: "retried", errorTag: "Defect" }),
@@ -123,8 +144,51 @@ const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Eff
   )
 }
 
-const reportOf = (record: SQSRecord, fate: Fate, skipped = 0): RecordReport => ({
-  messageId: record.messageId,
-  fate,
-  skipped
-})
+const reportOf = (record: SQSRecord, fate: Fate, skipped = 0): RecordReport => ({ record, fate, skipped })
+
+const toMessageAttributes = (record: SQSRecord): Record<string, MessageAttributeValue> =>
+  Object.fromEntries(
+    Object.entries(record.messageAttributes).map(([name, value]) => [
+      name,
+      {
+        DataType: value.dataType,
+        ...(value.stringValue === undefined ? {} : { StringValue: value.stringValue }),
+        ...(value.binaryValue === undefined ? {} : { BinaryValue: Buffer.from(value.binaryValue, "base64") })
+      }
+    ])
+  )
+
+/**
+ * Deferred records are put back on their queue, hidden until the pause may end (the soonest of
+ * their probe times, within SQS's 15-minute limit), and then deleted like processed ones: a pause
+ * never adds to a message's receive count. One that cannot be put back stays on the queue as
+ * `retried`, so nothing is lost.
+ */
+const redeliverDeferred = (reports: ReadonlyArray<RecordReport>) =>
+  Effect.gen(function* () {
+    const deferred = reports.filter((r) => r.fate === "deferred")
+    if (deferred.length === 0) return reports
+    const queues = yield* Queues
+    const now = yield* Clock.currentTimeMillis
+    const bySource = new Map<string, Array<RecordReport>>()
+    for (const r of deferred)
+      bySource.set(r.record.eventSourceARN, [...(bySource.get(r.record.eventSourceARN) ?? []), r])
+    const unsent = new Set<string>()
+    for (const [queueArn, group] of bySource) {
+      const until = Math.min(...group.map((r) => r.deferredUntil ?? Number.NaN).filter(Number.isFinite))
+      const delay = Duration.max(minimumDeferral, Duration.millis(Number.isFinite(until) ? until - now : 0))
+      const messages: ReadonlyArray<Redelivery> = group.map(({ record }) => ({
+        messageId: record.messageId,
+        body: record.body,
+        attributes: toMessageAttributes(record)
+      }))
+      const failed = yield* queues.redeliver(queueArn, messages, delay)
+      for (const message of failed) unsent.add(message.messageId)
+      if (failed.length > 0) {
+        yield* Effect.logWarning("deferred records could not be put back on their queue: retried instead").pipe(
+          Effect.annotateLogs({ queueArn, unsent: failed.length, messageIds: failed.map((m) => m.messageId) })
+        )
+      }
+    }
+    return reports.map((r): RecordReport => (unsent.has(r.record.messageId) ? { ...r, fate: "retried" } : r))
+  })

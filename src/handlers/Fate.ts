@@ -17,14 +17,20 @@ export type RecordFailure = AlmaError | CacheStoreError | QueueSendFailed | Mess
 
 /**
  * Every record ends with exactly one fate. `retried` records are reported in `batchItemFailures`:
- * SQS delivers them again and, after the third receive, moves them to the DLQ.
+ * SQS delivers them again and, after the third receive, moves them to the DLQ. `deferred` records
+ * were not processed because the fleet is paused: each is put back on its queue as a new message,
+ * hidden until the pause may end, so that no pause, however long, counts towards the DLQ (a
+ * deferred record that cannot be put back is `retried` instead).
  */
-export type Fate = "succeeded" | "discarded" | "retried"
+export type Fate = "succeeded" | "discarded" | "retried" | "deferred"
 
 export interface FailureVerdict {
-  readonly fate: "retried"
-  /** Error: an operator must act (bad key, unreadable answer). Warning: transient, expected now and then. */
-  readonly level: "Warning" | "Error"
+  readonly fate: "retried" | "deferred"
+  /**
+   * Error: an operator must act (bad key, unreadable answer). Warning: transient, expected now and
+   * then. Info: expected, and logged once elsewhere (the pause).
+   */
+  readonly level: "Info" | "Warning" | "Error"
 }
 
 /**
@@ -55,12 +61,16 @@ export const verdictOf = (failure: RecordFailure): FailureVerdict => {
     case "AlmaApiKeyUnavailable":
       return { fate: "retried", level: "Error" }
     case "AlmaPaused":
-      // Placeholder until the lead gives the pause a fate that sends nothing to a DLQ.
-      return { fate: "retried", level: "Warning" }
+      // Alma was not asked: the record waits out the pause without a receive counted against it.
+      // DailyReserve logs the pause once per container; each record deferred is only an Info line.
+      return { fate: "deferred", level: "Info" }
     case "CacheThrottled":
     case "CacheUnavailable":
     case "CacheConflict":
       return { fate: "retried", level: "Warning" }
+    case "UserRecordTooLarge":
+      // Every delivery fails the same way: the DLQ keeps the patron for an operator.
+      return { fate: "retried", level: "Error" }
     case "QueueSendFailed":
       return { fate: "retried", level: "Warning" }
     case "OutOfTime":

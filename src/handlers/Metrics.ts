@@ -6,18 +6,26 @@ export interface InvocationMetrics {
   readonly succeeded: number
   readonly discarded: number
   readonly retried: number
+  /** Records put back on their queue because the fleet is paused at Alma's daily reserve. */
+  readonly deferred: number
   /** Items skipped within succeeded records (too large for DynamoDB even reduced, unusable IDs). */
   readonly skipped: number
+  /** Patrons whose user record would exceed DynamoDB's item limit (`UserRecordTooLarge`). */
+  readonly tooLarge: number
   readonly almaCalls: number
   readonly alma429: number
+  /** The last `X-Exl-Api-Remaining` this container read; absent until Alma has answered it once. */
+  readonly almaRemaining?: number | undefined
 }
 
-const units: ReadonlyArray<[keyof InvocationMetrics, string]> = [
+const units: ReadonlyArray<[Exclude<keyof InvocationMetrics, "almaRemaining">, string]> = [
   ["received", "Received"],
   ["succeeded", "Succeeded"],
   ["discarded", "Discarded"],
   ["retried", "Retried"],
+  ["deferred", "Deferred"],
   ["skipped", "Skipped"],
+  ["tooLarge", "TooLarge"],
   ["almaCalls", "AlmaCalls"],
   ["alma429", "Alma429"]
 ]
@@ -25,8 +33,10 @@ const units: ReadonlyArray<[keyof InvocationMetrics, string]> = [
 export const metricsNamespace = "lag-buc"
 
 /** EMF must be a whole JSON line of its own, so it is printed, not logged through the JSON logger. */
-export const emitMetrics = (functionName: string, metrics: InvocationMetrics, timestamp: number) =>
-  Console.log(
+export const emitMetrics = (functionName: string, metrics: InvocationMetrics, timestamp: number) => {
+  const remaining: Array<[string, number]> =
+    metrics.almaRemaining === undefined ? [] : [["AlmaRemaining", metrics.almaRemaining]]
+  return Console.log(
     JSON.stringify({
       _aws: {
         Timestamp: timestamp,
@@ -34,11 +44,16 @@ export const emitMetrics = (functionName: string, metrics: InvocationMetrics, ti
           {
             Namespace: metricsNamespace,
             Dimensions: [["Function"]],
-            Metrics: units.map(([, name]) => ({ Name: name, Unit: "Count" }))
+            Metrics: [...units.map(([, name]) => name), ...remaining.map(([name]) => name)].map((name) => ({
+              Name: name,
+              Unit: "Count"
+            }))
           }
         ]
       },
       Function: functionName,
-      ...Object.fromEntries(units.map(([key, name]) => [name, metrics[key]]))
+      ...Object.fromEntries(units.map(([key, name]) => [name, metrics[key]])),
+      ...Object.fromEntries(remaining)
     })
   ).pipe(Effect.withSpan("emitMetrics"))
+}

@@ -27,4 +27,19 @@ export class CacheConflict extends Schema.TaggedError<CacheConflict>()("CacheCon
   key: Schema.String
 }) {}
 
-export type CacheStoreError = CacheThrottled | CacheUnavailable | CacheConflict
+/**
+ * The patron's user record would not fit in one DynamoDB item (400 KB: roughly 23,000 item IDs).
+ * Writing part of the lists would be a lie (the missing items would read as gone), so nothing is
+ * written: the refresh fails and an operator must look (counted as `TooLarge`, alarmed).
+ */
+export class UserRecordTooLarge extends Schema.TaggedError<UserRecordTooLarge>()("UserRecordTooLarge", {
+  table: Schema.String,
+  userId: Schema.String,
+  /** Loans, requests and fees listed. */
+  itemIds: Schema.Number,
+  /** The record's size as DynamoDB counts it. */
+  bytes: Schema.Number,
+  limitBytes: Schema.Number
+}) {}
+
+export type CacheStoreError = CacheThrottled | CacheUnavailable | CacheConflict | UserRecordTooLarge

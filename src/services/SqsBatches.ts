@@ -13,6 +13,8 @@ export interface Outgoing {
   readonly body: string
   readonly attributes?: Readonly<Record<string, MessageAttributeValue>> | undefined
   readonly systemAttributes?: Readonly<Record<string, MessageSystemAttributeValue>> | undefined
+  /** Hidden from consumers for this long after it is sent (0 to 900). */
+  readonly delaySeconds?: number | undefined
 }
 
 export interface SendFailure<M extends Outgoing> {
@@ -92,7 +94,8 @@ const toEntry = (message: Outgoing, index: number): SendMessageBatchRequestEntry
     : { MessageAttributes: { ...message.attributes } }),
   ...(message.systemAttributes === undefined || Object.keys(message.systemAttributes).length === 0
     ? {}
-    : { MessageSystemAttributes: { ...message.systemAttributes } })
+    : { MessageSystemAttributes: { ...message.systemAttributes } }),
+  ...(message.delaySeconds === undefined ? {} : { DelaySeconds: message.delaySeconds })
 })
 
 interface Attempt<M extends Outgoing> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
 import { MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "../../src/handlers/Fate.js"
 import { emitMetrics } from "../../src/handlers/Metrics.js"
@@ -12,11 +13,17 @@ import {
   AlmaBadResponse,
   AlmaListMoved,
   AlmaNotFound,
+  AlmaPaused,
   AlmaRateLimited,
   AlmaUnauthorized,
   AlmaUnavailable
 } from "../../src/services/AlmaError.js"
-import { CacheConflict, CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
+import {
+  CacheConflict,
+  CacheThrottled,
+  CacheUnavailable,
+  UserRecordTooLarge
+} from "../../src/services/CacheStoreError.js"
 import { QueueSendFailed } from "../../src/services/QueueError.js"
 import { lambdaContext, makeCapture, makeMemoryStack, patron, sqsEvent } from "../support/memoryStack.js"
 
@@ -45,11 +52,19 @@ describe("the fate table (verdictOf)", () => {
     [new CacheThrottled({ table: "t", operation: "PutItem" }), "Warning"],
     [new CacheUnavailable({ table: "t", operation: "PutItem", errorName: "E", detail: "d" }), "Warning"],
     [new CacheConflict({ table: "t", operation: "PutItem", key: "k" }), "Warning"],
+    [
+      new UserRecordTooLarge({ table: "t", userId: "U", itemIds: 30_000, bytes: 500_000, limitBytes: 400_000 }),
+      "Error"
+    ],
     [new QueueSendFailed({ queueUrl: "q", sent: 1, unsent: [] }), "Warning"],
     [new OutOfTime({ remainingMillis: 1 }), "Warning"]
   ] as const
   it.each(table)("%s: retried, logged at %s", (failure, level) => {
     expect(verdictOf(failure)).toEqual({ fate: "retried", level })
+  })
+  it("AlmaPaused: deferred, logged at Info (the pause itself is logged once, by DailyReserve)", () => {
+    const paused = new AlmaPaused({ remaining: 9, since: "s", resumeAt: "r", nextProbeAt: "n" })
+    expect(verdictOf(paused)).toEqual({ fate: "deferred", level: "Info" })
   })
 })
 
@@ -88,9 +103,11 @@ const runBatch = (
   options: {
     readonly usage?: ReadonlyArray<{ calls: number; rateLimited: number }>
     readonly env?: Record<string, string>
+    readonly refuseQueues?: boolean
   } = {}
 ) => {
   const stack = makeMemoryStack({}, options.env)
+  stack.queues.refuse = options.refuseQueues ?? false
   const readings = [...(options.usage ?? [])]
   // The in-memory Alma, its usage read as given.
   const alma = Layer.effect(
@@ -119,10 +136,100 @@ const runBatch = (
     Effect.map((response) => ({
       response,
       lines: logLines(stack.capture),
-      emf: stack.capture.json().find((l) => typeof l === "object" && l !== null && "_aws" in l)
+      emf: stack.capture.json().find((l) => typeof l === "object" && l !== null && "_aws" in l),
+      redelivered: stack.queues.redelivered
     }))
   )
 }
+
+describe("a record deferred by the daily reserve's pause", () => {
+  const now = Date.parse("2026-12-01T12:00:00Z")
+  const pausedUntil = (probe: string) =>
+    Effect.fail(
+      new AlmaPaused({
+        remaining: 120,
+        since: "2026-12-01T11:00:00.000Z",
+        resumeAt: "2026-12-02T00:00:00.000Z",
+        nextProbeAt: probe
+      })
+    )
+
+  it.effect(
+    "is put back on its own queue as a new message, hidden until the pause's next probe, and not reported failed",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(now)
+        const { response, lines, emf, redelivered } = yield* runBatch(
+          (body) => (body === "cached" ? Effect.succeed(cachedSkipping(0)) : pausedUntil("2026-12-01T12:04:10.500Z")),
+          ["cached", "p1", "p2"]
+        )
+        expect(response.batchItemFailures).toEqual([])
+        // 250.5 s to the probe, rounded up: the copies come back when one of them may probe.
+        expect(redelivered.get("arn:aws:sqs:eu-west-2:000000000000:test")).toEqual([
+          { messageId: "m1", body: "p1", delaySeconds: 251 },
+          { messageId: "m2", body: "p2", delaySeconds: 251 }
+        ])
+        const deferredLine = lines.find((line) => line.annotations.body === "p1")
+        expect(deferredLine).toMatchObject({
+          message: "record deferred",
+          level: "INFO",
+          annotations: { fate: "deferred", errorTag: "AlmaPaused", remaining: 120 }
+        })
+        expect(emf).toMatchObject({ Received: 3, Succeeded: 1, Retried: 0, Deferred: 2 })
+      })
+  )
+
+  it.effect("waits at most SQS's 15 minutes, and at least a second when the probe time has passed", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(now)
+      const late = yield* runBatch(() => pausedUntil("2026-12-01T18:00:00.000Z"), ["p"])
+      expect(late.redelivered.get("arn:aws:sqs:eu-west-2:000000000000:test")?.[0]?.delaySeconds).toBe(900)
+      const past = yield* runBatch(() => pausedUntil("2026-12-01T11:59:00.000Z"), ["p"])
+      expect(past.redelivered.get("arn:aws:sqs:eu-west-2:000000000000:test")?.[0]?.delaySeconds).toBe(1)
+    })
+  )
+
+  it.effect("stays on the queue, retried, when it cannot be put back: nothing is lost", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(now)
+      const { response, lines, emf } = yield* runBatch(() => pausedUntil("2026-12-01T12:05:00.000Z"), ["p1", "p2"], {
+        refuseQueues: true
+      })
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }, { itemIdentifier: "m1" }])
+      expect(emf).toMatchObject({ Deferred: 0, Retried: 2 })
+      expect(
+        lines.find((line) => line.message === "deferred records could not be put back on their queue: retried instead")
+      ).toMatchObject({
+        level: "WARN",
+        annotations: { unsent: 2, messageIds: ["m0", "m1"] }
+      })
+    })
+  )
+
+  it.effect("a patron too large for one user record is retried, logged as an Error and counted as TooLarge", () =>
+    Effect.gen(function* () {
+      const { response, lines, emf } = yield* runBatch(
+        () =>
+          Effect.fail(
+            new UserRecordTooLarge({
+              table: "users",
+              userId: "U",
+              itemIds: 30_000,
+              bytes: 520_000,
+              limitBytes: 400_000
+            })
+          ),
+        ["U"]
+      )
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }])
+      expect(lines[0]).toMatchObject({
+        level: "ERROR",
+        annotations: { errorTag: "UserRecordTooLarge", userId: "U", itemIds: 30_000 }
+      })
+      expect(emf).toMatchObject({ TooLarge: 1, Retried: 1 })
+    })
+  )
+})
 
 describe("the batch runner's report of each record", () => {
   it.effect("each fate has its message; skipped items are logged and counted, only when there are any", () =>
@@ -193,10 +300,30 @@ describe("the EMF line", () => {
       const capture = makeCapture()
       yield* emitMetrics(
         "updateLoan",
-        { received: 7, succeeded: 1, discarded: 2, retried: 3, skipped: 4, almaCalls: 5, alma429: 6 },
+        {
+          received: 7,
+          succeeded: 1,
+          discarded: 2,
+          retried: 3,
+          deferred: 8,
+          skipped: 4,
+          tooLarge: 9,
+          almaCalls: 5,
+          alma429: 6
+        },
         1_700_000_000_000
       ).pipe(Effect.provide(capture.layer))
-      const names = ["Received", "Succeeded", "Discarded", "Retried", "Skipped", "AlmaCalls", "Alma429"]
+      const names = [
+        "Received",
+        "Succeeded",
+        "Discarded",
+        "Retried",
+        "Deferred",
+        "Skipped",
+        "TooLarge",
+        "AlmaCalls",
+        "Alma429"
+      ]
       expect(capture.json()).toEqual([
         {
           _aws: {
@@ -214,11 +341,34 @@ describe("the EMF line", () => {
           Succeeded: 1,
           Discarded: 2,
           Retried: 3,
+          Deferred: 8,
           Skipped: 4,
+          TooLarge: 9,
           AlmaCalls: 5,
           Alma429: 6
         }
       ])
+    })
+  )
+
+  it.effect("adds AlmaRemaining once Alma has told what is left of its day", () =>
+    Effect.gen(function* () {
+      const capture = makeCapture()
+      const counts = {
+        received: 1,
+        succeeded: 1,
+        discarded: 0,
+        retried: 0,
+        deferred: 0,
+        skipped: 0,
+        tooLarge: 0,
+        almaCalls: 3,
+        alma429: 0
+      }
+      yield* emitMetrics("updateUser", { ...counts, almaRemaining: 41_234 }, 1).pipe(Effect.provide(capture.layer))
+      const [line] = capture.json()
+      expect(line).toMatchObject({ AlmaRemaining: 41_234 })
+      expect(JSON.stringify(line)).toContain('{"Name":"AlmaRemaining","Unit":"Count"}')
     })
   )
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { Queues } from "../../src/services/Queues.js"
 import { fakeAwsClients } from "../support/fakeAws.js"
 
@@ -113,6 +113,95 @@ describe("Queues.send", () => {
       )
       expect(calls).toBe(4)
       expect(error.unsent.map((u) => u.code)).toEqual(["TimeoutError", "TimeoutError"])
+    })
+  )
+})
+
+describe("Queues.redeliver", () => {
+  const arn = "arn:aws:sqs:eu-west-2:123456789012:lag-buc-stg-loans"
+  const received = [
+    { messageId: "m1", body: "b1", attributes: { trace: { DataType: "String", StringValue: "t1" } } },
+    { messageId: "m2", body: "b2" }
+  ]
+
+  it.live("finds the queue's URL from its ARN once, and sends each message back hidden for the delay", () =>
+    Effect.gen(function* () {
+      const calls: Array<[string, Record<string, unknown>]> = []
+      const unsent = yield* Queues.use((q) =>
+        Effect.gen(function* () {
+          const first = yield* q.redeliver(arn, received, Duration.millis(120_400))
+          const second = yield* q.redeliver(arn, [{ messageId: "m3", body: "b3" }], Duration.hours(2))
+          return [...first, ...second]
+        })
+      ).pipe(
+        Effect.provide(
+          queuesWith((command, input) => {
+            calls.push([command, input])
+            if (command === "GetQueueUrlCommand") return { QueueUrl: "http://q/lag-buc-stg-loans" }
+            return { Successful: entriesOf(input).map((e) => ({ Id: e.Id })), Failed: [] }
+          })
+        )
+      )
+      expect(unsent).toEqual([])
+      expect(calls.map(([command]) => command)).toEqual([
+        "GetQueueUrlCommand",
+        "SendMessageBatchCommand",
+        "SendMessageBatchCommand"
+      ])
+      expect(calls[0]?.[1]).toEqual({ QueueName: "lag-buc-stg-loans", QueueOwnerAWSAccountId: "123456789012" })
+      expect(calls[1]?.[1]).toMatchObject({
+        QueueUrl: "http://q/lag-buc-stg-loans",
+        Entries: [
+          {
+            MessageBody: "b1",
+            DelaySeconds: 121,
+            MessageAttributes: { trace: { DataType: "String", StringValue: "t1" } }
+          },
+          { MessageBody: "b2", DelaySeconds: 121 }
+        ]
+      })
+      // SQS hides a message 15 minutes at most.
+      expect(calls[2]?.[1]).toMatchObject({ Entries: [{ MessageBody: "b3", DelaySeconds: 900 }] })
+    })
+  )
+
+  it.live("answers every message unsent when the queue cannot be found, or the ARN is not a queue's", () =>
+    Effect.gen(function* () {
+      const commands: Array<string> = []
+      const layer = queuesWith((command) => {
+        commands.push(command)
+        throw Object.assign(new Error("The specified queue does not exist."), {
+          name: "QueueDoesNotExist",
+          $fault: "client"
+        })
+      })
+      const gone = yield* Queues.use((q) => q.redeliver(arn, received, Duration.seconds(5))).pipe(Effect.provide(layer))
+      expect(gone.map((m) => m.messageId)).toEqual(["m1", "m2"])
+      const malformed = yield* Queues.use((q) =>
+        q.redeliver("arn:aws:sns:eu-west-2:1:topic", received, Duration.seconds(5))
+      ).pipe(Effect.provide(layer))
+      expect(malformed.map((m) => m.messageId)).toEqual(["m1", "m2"])
+      expect(commands).toEqual(["GetQueueUrlCommand"])
+    })
+  )
+
+  it.live("answers the entries SQS refused after its retries, and only those", () =>
+    Effect.gen(function* () {
+      const unsent = yield* Queues.use((q) => q.redeliver(arn, received, Duration.seconds(5))).pipe(
+        Effect.provide(
+          queuesWith((command, input) => {
+            if (command === "GetQueueUrlCommand") return { QueueUrl: "http://q/x" }
+            const entries = entriesOf(input)
+            return {
+              Successful: entries.filter((e) => e.MessageBody === "b1").map((e) => ({ Id: e.Id })),
+              Failed: entries
+                .filter((e) => e.MessageBody === "b2")
+                .map((e) => ({ Id: e.Id, Code: "InvalidParameterValue", SenderFault: true, Message: "no" }))
+            }
+          })
+        )
+      )
+      expect(unsent.map((m) => m.messageId)).toEqual(["m2"])
     })
   )
 })
