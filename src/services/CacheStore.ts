@@ -12,8 +12,14 @@ import { epochSeconds } from "../schema/Expiry.js"
 import { type ItemKind, itemKindSpec, itemKinds } from "../schema/ItemKind.js"
 import { AppConfig } from "./AppConfig.js"
 import { AwsClients } from "./AwsClients.js"
-import { CacheConflict, type CacheStoreError, CacheThrottled, CacheUnavailable } from "./CacheStoreError.js"
-import { marshallRecord, prepareItem } from "./DynamoItem.js"
+import {
+  CacheConflict,
+  type CacheStoreError,
+  CacheThrottled,
+  CacheUnavailable,
+  UserRecordTooLarge
+} from "./CacheStoreError.js"
+import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "./DynamoItem.js"
 
 /** An item record on its way to its table. */
 export type ItemRecord =
@@ -294,15 +300,33 @@ const make = Effect.gen(function* () {
       )
     ).pipe(Effect.map((answer) => (answer.Item === undefined ? Option.none() : Option.some(storedUserOf(answer.Item)))))
 
-  const putUser = (record: UserRecord, over: Option.Option<StoredUser>) =>
-    conditionalPut({ TableName: tables.user, Item: marshallRecord(record), ...userCondition(over) }, tables.user).pipe(
+  /** The patron's record would not fit: refused before DynamoDB is asked, or as DynamoDB refused it. */
+  const userTooLarge = (primaryId: string, item: Record<string, AttributeValue>, itemIds: number) =>
+    new UserRecordTooLarge({
+      table: tables.user,
+      userId: primaryId,
+      itemIds,
+      bytes: itemBytes(item),
+      limitBytes: maxItemBytes
+    })
+  const isSizeRefusal = (error: CacheStoreError) =>
+    error._tag === "CacheUnavailable" && error.errorName === "ValidationException" && /size/i.test(error.detail)
+
+  const putUser = (record: UserRecord, over: Option.Option<StoredUser>) => {
+    const item = marshallRecord(record)
+    const itemIds = record.loan_ids.length + record.request_ids.length + record.fee_ids.length
+    // Never a truncated list: the items left out would read as gone to every reader.
+    if (itemBytes(item) > maxItemBytes) return Effect.fail(userTooLarge(record.primary_id, item, itemIds))
+    return conditionalPut({ TableName: tables.user, Item: item, ...userCondition(over) }, tables.user).pipe(
       Effect.flatMap((written) =>
         written
           ? Effect.void
           : Effect.fail(new CacheConflict({ table: tables.user, operation: "PutItem", key: record.primary_id }))
       ),
+      Effect.mapError((error) => (isSizeRefusal(error) ? userTooLarge(record.primary_id, item, itemIds) : error)),
       Effect.withSpan("CacheStore.putUser")
     )
+  }
 
   const tombstone = (kind: RecordKind, keys: ReadonlyArray<string>, at: number, owners?: ReadonlyArray<string>) => {
     const table = tableOf[kind]
@@ -373,7 +397,25 @@ const make = Effect.gen(function* () {
 
   const appendToUser = (primaryId: string, kind: ItemKind, id: string, over: StoredUser) => {
     const strings = over.lists[kind].filter((entry): entry is string => typeof entry === "string")
-    return replaceList(primaryId, kind, over, [...strings, id]).pipe(Effect.withSpan("CacheStore.appendToUser"))
+    const lists = { ...over.lists, [kind]: [...strings, id] }
+    return replaceList(primaryId, kind, over, [...strings, id]).pipe(
+      Effect.mapError((error) =>
+        isSizeRefusal(error)
+          ? userTooLarge(
+              primaryId,
+              // The record's size as far as this service knows it: its key and its three lists.
+              marshallRecord({
+                primary_id: primaryId,
+                loan_ids: lists.loan,
+                request_ids: lists.request,
+                fee_ids: lists.fee
+              }),
+              lists.loan.length + lists.request.length + lists.fee.length
+            )
+          : error
+      ),
+      Effect.withSpan("CacheStore.appendToUser")
+    )
   }
 
   const removeFromUser = (primaryId: string, kind: ItemKind, id: string) => {

@@ -445,26 +445,26 @@ export const cacheStoreContract = (target: ContractTarget): void =>
     )
 
     it.effect(
-      "a user record over 400 KB is refused as DynamoDB refuses it (before its condition), nothing written",
+      "a user record over 400 KB is refused before its condition (UserRecordTooLarge, not a conflict), nothing written",
       () =>
         Effect.gen(function* () {
           // 30,000 IDs of 16 characters: about 510 KB.
           const ids = Array.from({ length: 30_000 }, (_, index) => `LOAN-${String(index).padStart(11, "0")}`)
-          const refused = {
-            _tag: "CacheUnavailable",
+          const refused = (userId: string) => ({
+            _tag: "UserRecordTooLarge",
             table: target.userTable,
-            operation: "PutItem",
-            errorName: "ValidationException",
-            detail: "Item size has exceeded the maximum allowed size"
-          }
+            userId,
+            itemIds: 30_000,
+            limitBytes: maxItemBytes
+          })
           const error = yield* putUser(user("u-huge", { loan: ids }), Option.none()).pipe(Effect.flip)
-          expect(fieldsOf(error)).toEqual(refused)
+          expect(fieldsOf(error)).toMatchObject(refused("u-huge"))
           expect(yield* rawGet("user", "u-huge")).toBeUndefined()
           // Over a record its condition would refuse: still the size, not a conflict.
           const stored = user("u-huge-over", { loan: ["L1"] })
           yield* putUser(stored, Option.none())
           const over = yield* putUser(user("u-huge-over", { loan: ids }), Option.none()).pipe(Effect.flip)
-          expect(fieldsOf(over)).toEqual(refused)
+          expect(fieldsOf(over)).toMatchObject(refused("u-huge-over"))
           expect(yield* rawGet("user", "u-huge-over")).toEqual(av(stored))
         })
     )
@@ -525,6 +525,51 @@ export const cacheStoreContract = (target: ContractTarget): void =>
         )
         expect(failure).toMatchObject({ _tag: "CacheConflict", operation: "UpdateItem", key: "u-append" })
         expect((yield* rawGet("user", "u-append"))?.loan_ids).toEqual(av({ loan_ids: ["L1", "L2"] }).loan_ids)
+      })
+    )
+
+    // A heavy patron: DynamoDB's 400 KB item limit is about 23,000 item IDs in one user record.
+    const loanIds = (count: number) => Array.from({ length: count }, (_, i) => `23${String(i).padStart(14, "0")}`)
+
+    it.effect(
+      "a user record over 400 KB is UserRecordTooLarge, naming the patron and the limit; the older one stays",
+      () =>
+        Effect.gen(function* () {
+          const older = user("u-heavy", { loan: ["L1"] })
+          yield* putUser(older, Option.none())
+          const read = yield* readUser("u-heavy")
+          const heavy = user("u-heavy", { loan: loanIds(26_000), request: ["R1"] }, t + 1)
+          const error = yield* putUser(heavy, read).pipe(Effect.flip)
+          expect(error).toMatchObject({
+            _tag: "UserRecordTooLarge",
+            table: target.userTable,
+            userId: "u-heavy",
+            itemIds: 26_001,
+            limitBytes: maxItemBytes
+          })
+          expect(error._tag === "UserRecordTooLarge" && error.bytes > maxItemBytes).toBe(true)
+          expect(yield* rawGet("user", "u-heavy")).toEqual(av(older))
+        })
+    )
+
+    it.effect("20,000 loan IDs fit in one user record", () =>
+      Effect.gen(function* () {
+        const record = user("u-20k", { loan: loanIds(20_000) })
+        yield* putUser(record, Option.none())
+        expect((yield* rawGet("user", "u-20k"))?.loan_ids?.L?.length).toBe(20_000)
+      })
+    )
+
+    it.effect("an appendToUser that would take the record over 400 KB is UserRecordTooLarge and changes nothing", () =>
+      Effect.gen(function* () {
+        const record = user("u-full", { loan: loanIds(23_500) })
+        yield* putUser(record, Option.none())
+        const read = yield* readUser("u-full")
+        const error = yield* CacheStore.use((store) =>
+          store.appendToUser("u-full", "loan", "9".repeat(20_000), read.value)
+        ).pipe(Effect.flip)
+        expect(error).toMatchObject({ _tag: "UserRecordTooLarge", userId: "u-full", itemIds: 23_501 })
+        expect((yield* rawGet("user", "u-full"))?.loan_ids?.L?.length).toBe(23_500)
       })
     )
 

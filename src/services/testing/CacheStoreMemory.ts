@@ -15,7 +15,7 @@ import {
   type UserVersion,
   userVersionAttributes
 } from "../CacheStore.js"
-import { CacheConflict, type CacheStoreError, CacheUnavailable } from "../CacheStoreError.js"
+import { CacheConflict, type CacheStoreError, UserRecordTooLarge } from "../CacheStoreError.js"
 import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "../DynamoItem.js"
 
 /**
@@ -67,15 +67,10 @@ const canonical = (value: AttributeValue | undefined): AttributeValue | undefine
 const sameVersion = (a: UserVersion, b: UserVersion) =>
   userVersionAttributes.every((attribute) => isDeepStrictEqual(canonical(a[attribute]), canonical(b[attribute])))
 
-/** What DynamoDB answers a PutItem over its item size limit (the user record has no size rule of its own). */
-const tooLarge = (item: Record<string, AttributeValue>, table: string) =>
+/** The live store's refusal of a user record over DynamoDB's item size limit. */
+const tooLarge = (item: Record<string, AttributeValue>, table: string, primaryId: string, itemIds: number) =>
   itemBytes(item) > maxItemBytes
-    ? new CacheUnavailable({
-        table,
-        operation: "PutItem",
-        errorName: "ValidationException",
-        detail: "Item size has exceeded the maximum allowed size"
-      })
+    ? new UserRecordTooLarge({ table, userId: primaryId, itemIds, bytes: itemBytes(item), limitBytes: maxItemBytes })
     : undefined
 
 /** Only a record of this patron, or one that names none, is deleted for it (the live condition). */
@@ -124,7 +119,12 @@ export const layerMemory = (cache: MemoryCache) => {
         guard(cache, "putUser", "user", () => {
           const item = marshallRecord(record)
           // DynamoDB validates the item before it evaluates the condition.
-          const refused = tooLarge(item, "users")
+          const refused = tooLarge(
+            item,
+            "users",
+            record.primary_id,
+            record.loan_ids.length + record.request_ids.length + record.fee_ids.length
+          )
           if (refused !== undefined) return refused
           const current = userOf(record.primary_id)
           const unchanged = Option.isNone(over)
@@ -157,6 +157,15 @@ export const layerMemory = (cache: MemoryCache) => {
             return new CacheConflict({ table: "users", operation: "UpdateItem", key: primaryId })
           }
           const strings = current.value.lists[kind].filter((entry) => typeof entry === "string")
+          const updated = { ...user, [itemKindSpec[kind].userList]: [...strings, id] }
+          const lists = { ...current.value.lists, [kind]: [...strings, id] }
+          const refused = tooLarge(
+            marshallRecord(updated),
+            "users",
+            primaryId,
+            lists.loan.length + lists.request.length + lists.fee.length
+          )
+          if (refused !== undefined) return refused
           user[itemKindSpec[kind].userList] = [...strings, id]
           cache.writes++
           return undefined
