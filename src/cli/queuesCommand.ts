@@ -1,11 +1,12 @@
-import { Console, Duration, Effect, Option, Schedule } from "effect"
+import { Config, Console, Duration, Effect, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
+import { budgetTableName, readFleetStatus, renderFleetStatus } from "../operations/fleetStatus.js"
 import { type PeekedMessage, peekMessages, type QueueCounts, queueCounts } from "../operations/queueStatus.js"
 import { QUEUE_KEYS, type QueueKey, queueNameOf, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
 import type { SqsCallFailed } from "../services/AwsFailure.js"
 import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
 import { formatCount, printable } from "./ops/progress.js"
-import { acquireTarget, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
+import { acquireTarget, DynamoClientFactory, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
 
 interface Row {
   readonly label: string
@@ -65,12 +66,19 @@ const resolveAll = (target: Target, outcome: Outcome) =>
     { concurrency: 4 }
   ).pipe(Effect.map((found) => found.flatMap((queue) => (Option.isSome(queue) ? [queue.value] : []))))
 
-/** The table, then up to `peek` messages of each non-empty DLQ. */
+/** Where the fleet's Alma budget is shared: the table and the DynamoDB client that reads it. */
+interface Budget {
+  readonly table: string
+  readonly read: ReturnType<typeof readFleetStatus>
+}
+
+/** The table, then the fleet's Alma state, then up to `peek` messages of each non-empty DLQ. */
 const show = Effect.fn("queues.show")(function* (
   target: Target,
   queues: ReadonlyArray<ResolvedQueue>,
   peek: number | undefined,
-  outcome: Outcome
+  outcome: Outcome,
+  budget: Budget | undefined
 ) {
   const rows = yield* Effect.forEach(
     queues.flatMap((queue) => [
@@ -87,6 +95,12 @@ const show = Effect.fn("queues.show")(function* (
     { concurrency: 8 }
   )
   if (rows.length > 0) yield* Console.log(renderTable(rows))
+  if (budget !== undefined) {
+    yield* budget.read.pipe(
+      Effect.flatMap((status) => Console.log(`\n${renderFleetStatus(status, formatCount)}`)),
+      Effect.catchTag("BudgetTableUnreadable", (error) => outcome.problem(error.message, exitCodes.operational))
+    )
+  }
   if (peek === undefined) return
   for (const row of rows) {
     if (!row.dlq || "_tag" in row.counts || row.counts.visible === 0) continue
@@ -96,6 +110,49 @@ const show = Effect.fn("queues.show")(function* (
     )
     for (const message of peeked) yield* Console.log(renderPeeked(message))
   }
+})
+
+/** The budget table to read, if any: given, or the stage's; its client lives as long as the command. */
+const budgetOf = Effect.fn("queues.budgetOf")(function* (
+  flags: {
+    readonly stage: Option.Option<string>
+    readonly budgetTable: Option.Option<string>
+    readonly dynamodbEndpointUrl: Option.Option<string>
+  },
+  target: Target
+) {
+  const endpoint =
+    Option.getOrUndefined(flags.dynamodbEndpointUrl) ??
+    (yield* Config.option(Config.String("AWS_ENDPOINT_URL_DYNAMODB")).pipe(
+      Effect.map(Option.getOrUndefined),
+      Effect.orElseSucceed(() => undefined)
+    ))
+  if (endpoint !== undefined && !(URL.canParse(endpoint) && /^https?:\/\//.test(endpoint))) {
+    return yield* usage(`--dynamodb-endpoint-url ${endpoint} is not an http(s) URL`)
+  }
+  // The stage's own table only where the stage is: on AWS, or on the DynamoDB endpoint given. Queues
+  // on a local endpoint never send the command to a real AWS table.
+  const stageTable =
+    target.endpoint === undefined || endpoint !== undefined
+      ? Option.getOrUndefined(Option.map(flags.stage, budgetTableName))
+      : undefined
+  const table = Option.getOrUndefined(flags.budgetTable) ?? stageTable
+  if (table === undefined) return undefined
+  const makeClient = yield* DynamoClientFactory
+  const credentials =
+    target.credentials ?? (endpoint === undefined ? undefined : { accessKeyId: "local", secretAccessKey: "local" })
+  const dynamodb = yield* Effect.acquireRelease(
+    Effect.sync(() =>
+      makeClient({
+        region: target.region,
+        ...(endpoint === undefined ? {} : { endpoint }),
+        ...(credentials === undefined ? {} : { credentials })
+      })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+  const budget: Budget = { table, read: readFleetStatus(dynamodb, table) }
+  return budget
 })
 
 /** `lag-buc queues`: how a bulk refresh goes — each queue and DLQ with its visible and in-flight counts. */
@@ -111,6 +168,18 @@ export const queuesCommand = Command.make(
     watch: Flag.Int("watch").pipe(
       Flag.withDescription("Show the counts again every N seconds, until Ctrl-C"),
       Flag.optional
+    ),
+    budgetTable: Flag.String("budget-table").pipe(
+      Flag.withDescription(
+        "The Alma budget table, to show whether the fleet is paused at its daily reserve (default with --stage: lag-buc-<stage>-alma-budget)"
+      ),
+      Flag.optional
+    ),
+    dynamodbEndpointUrl: Flag.String("dynamodb-endpoint-url").pipe(
+      Flag.withDescription(
+        "DynamoDB endpoint of a local stack, for --budget-table (default: AWS_ENDPOINT_URL_DYNAMODB)"
+      ),
+      Flag.optional
     )
   },
   Effect.fn("lag-buc.queues")(
@@ -122,17 +191,18 @@ export const queuesCommand = Command.make(
       const watch = Option.getOrUndefined(flags.watch)
       if (watch !== undefined && watch < 1) return yield* usage(`--watch must be at least 1 second, not ${watch}`)
       const target = yield* acquireTarget(flags, flags.queueUrls)
+      const budget = yield* budgetOf(flags, target)
       const outcome = new Outcome()
       const queues = yield* resolveAll(target, outcome)
       if (watch === undefined) {
-        yield* show(target, queues, peek, outcome)
+        yield* show(target, queues, peek, outcome, budget)
         if (outcome.code !== 0) (yield* ExitCode)(outcome.code)
         return
       }
       // A failed look (a network blip) is one line; the watch goes on.
       const look = Effect.gen(function* () {
         yield* Console.log(`\n${new Date().toISOString()}  ${target.description}`)
-        yield* show(target, queues, peek, outcome).pipe(
+        yield* show(target, queues, peek, outcome, budget).pipe(
           Effect.catch((error) => outcome.problem(error.message, exitCodes.operational))
         )
       })
@@ -149,6 +219,10 @@ export const queuesCommand = Command.make(
     { command: "lag-buc queues --stage prod", description: "The counts of every queue of prod" },
     { command: "lag-buc queues --stage prod --peek 5", description: "…and up to 5 messages of each non-empty DLQ" },
     { command: "lag-buc queues --stage prod --watch 10", description: "Follow a bulk refresh, every 10 s" },
+    {
+      command: "lag-buc queues --stage prod --budget-table lag-buc-prod-alma-budget",
+      description: "…and whether the fleet is paused at Alma's daily reserve (the stage's table is the default)"
+    },
     {
       command: "lag-buc queues --endpoint-url http://127.0.0.1:4566 --queue-prefix local",
       description: "The queues of a local stack"

@@ -46,13 +46,16 @@ export const paceSettings = (budget: number): PaceSettings => ({
   cooldown: Duration.seconds(1)
 })
 
-interface Cut {
+export interface Cut {
   /** The rate right after the cut, calls/s. */
   readonly rate: number
   readonly at: number
 }
 
-const cutCodec: CellCodec<Cut> = {
+/** The budget item's cell that holds the last cut. */
+export const paceCell = "pace"
+
+export const cutCodec: CellCodec<Cut> = {
   encode: (cut) => ({ rate: cut.rate, cutAt: cut.at }),
   decode: (field) => {
     const rate = field("rate")
@@ -114,7 +117,7 @@ export class AlmaPace extends Context.Service<
       const { alma } = yield* AppConfig
       return yield* AlmaPace.make(
         paceSettings(alma.budget.callsPerSecond),
-        yield* tableCell(almaItemKey, "pace", cutCodec)
+        yield* tableCell(almaItemKey, paceCell, cutCodec)
       )
     })
   )

@@ -47,6 +47,10 @@ const decodeMap = <S>(codec: CellCodec<S>, item: BudgetItem | undefined, name: s
   return at === undefined ? undefined : { state: codec.decode(field), at }
 }
 
+/** The state of the cell `name` as the budget item holds it (for operators: `lag-buc queues`). */
+export const cellStateIn = <S>(codec: CellCodec<S>, item: BudgetItem | undefined, name: string): S | undefined =>
+  decodeMap(codec, item, name)?.state
+
 /** The cell `name` on the budget item `key`. */
 export const tableCell = <S>(key: string, name: string, codec: CellCodec<S>) =>
   Effect.gen(function* () {

@@ -21,7 +21,7 @@ import { almaItemKey } from "./BudgetTable.js"
  * too little left, the pause goes on, probed every recheck period, until the real midnight.
  */
 
-interface Pause {
+export interface Pause {
   readonly since: number
   readonly remaining: number
   /** Alma's next midnight after the pause began (or after the last midnight probe). */
@@ -29,7 +29,10 @@ interface Pause {
   readonly probeAt: number
 }
 
-const pauseCodec: CellCodec<Pause> = {
+/** The budget item's cell that holds the pause. */
+export const pauseCell = "daily"
+
+export const pauseCodec: CellCodec<Pause> = {
   encode: (pause) => ({ ...pause }),
   decode: (field) => {
     const since = field("since")
@@ -193,7 +196,10 @@ export class DailyReserve extends Context.Service<
   static readonly layerTable = Layer.effect(
     DailyReserve,
     Effect.gen(function* () {
-      return yield* DailyReserve.make(yield* DailyReserve.settings, yield* tableCell(almaItemKey, "daily", pauseCodec))
+      return yield* DailyReserve.make(
+        yield* DailyReserve.settings,
+        yield* tableCell(almaItemKey, pauseCell, pauseCodec)
+      )
     })
   )
 

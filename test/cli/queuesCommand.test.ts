@@ -5,6 +5,7 @@ import { TestClock } from "effect/testing"
 import { vi } from "vitest"
 import { queuesCommand } from "../../src/cli/queuesCommand.js"
 import { useLocalSqs } from "../operations/support.js"
+import { fakeDynamoClient } from "../support/fakeAws.js"
 import { runCli } from "./support.js"
 
 const sqs = useLocalSqs()
@@ -127,6 +128,147 @@ describe("lag-buc queues", () => {
       expect(rowsOf([tables()[1] ?? ""])).toContainEqual(["users", "q4-users", 7, 0])
       expect(looks()).toHaveLength(2)
       yield* Fiber.interrupt(watching)
+    })
+  )
+})
+
+describe("lag-buc queues and the fleet's Alma budget table", () => {
+  const at = Date.parse("2026-12-01T11:00:00Z")
+  const n = (value: number) => ({ N: String(value) })
+  const pausedItem = {
+    key: { S: "alma" },
+    daily: {
+      M: {
+        at: n(at),
+        since: n(at),
+        remaining: n(1_234),
+        resumeAt: n(Date.parse("2026-12-02T00:00:00Z")),
+        probeAt: n(Date.parse("2026-12-01T11:05:00Z"))
+      }
+    },
+    pace: { M: { at: n(at - 60_000), rate: n(32.04), cutAt: n(at - 60_000) } }
+  }
+
+  it.effect("shows the pause at the daily reserve, read from the table given, and the last cut of the rate", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => sqs.createQueues("b1"))
+      const asked: Array<Record<string, unknown>> = []
+      let endpoint: unknown
+      const run = yield* runCli(
+        queuesCommand,
+        ["--endpoint-url", sqs.endpoint, "--queue-prefix", "b1", "--budget-table", "t-budget"],
+        {
+          env: { AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000" },
+          dynamoClient: (config) => {
+            endpoint = config.endpoint
+            return fakeDynamoClient((command, input) => {
+              expect(command).toBe("GetItemCommand")
+              asked.push(input)
+              return { Item: pausedItem }
+            })
+          }
+        }
+      )
+      expect(run.exitCode).toBe(0)
+      expect(endpoint).toBe("http://127.0.0.1:8000")
+      expect(asked).toEqual([{ TableName: "t-budget", Key: { key: { S: "alma" } }, ConsistentRead: true }])
+      expect(run.stdout[1]).toBe(
+        "\nAlma daily reserve reached at 2026-12-01T11:00:00Z, 1,234 left: the fleet calls Alma no more until a probe " +
+          "finds the budget back (next at 2026-12-01T11:05:00Z; Alma's day turns at 2026-12-02T00:00:00Z)\n" +
+          "Alma's per-second threshold last lowered the fleet's rate at 2026-12-01T10:59:00Z, to 32 calls/s (it climbs back by itself)"
+      )
+    })
+  )
+
+  it.effect("says the reserve is not reached once the pause is lifted (the cell holds only its time)", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => sqs.createQueues("b2"))
+      const run = yield* runCli(
+        queuesCommand,
+        [
+          "--endpoint-url",
+          sqs.endpoint,
+          "--queue-prefix",
+          "b2",
+          "--budget-table",
+          "t",
+          "--dynamodb-endpoint-url",
+          "http://127.0.0.1:1"
+        ],
+        { dynamoClient: () => fakeDynamoClient(() => ({ Item: { key: { S: "alma" }, daily: { M: { at: n(at) } } } })) }
+      )
+      expect(run.exitCode).toBe(0)
+      expect(run.stdout[1]).toBe("\nAlma daily reserve: not reached, the fleet calls Alma")
+    })
+  )
+
+  it.effect("a table that cannot be read is a line on stderr and exit 1; the queues are still shown", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => sqs.createQueues("b3"))
+      const run = yield* runCli(
+        queuesCommand,
+        [
+          "--endpoint-url",
+          sqs.endpoint,
+          "--queue-prefix",
+          "b3",
+          "--budget-table",
+          "gone",
+          "--dynamodb-endpoint-url",
+          "http://127.0.0.1:1"
+        ],
+        {
+          dynamoClient: () =>
+            fakeDynamoClient(() => {
+              throw Object.assign(new Error("Requested resource not found"), { name: "ResourceNotFoundException" })
+            })
+        }
+      )
+      expect(run.exitCode).toBe(1)
+      expect(rowsOf(run.stdout)).toHaveLength(8)
+      expect(run.stderr).toEqual([
+        "lag-buc: the Alma budget table gone could not be read: ResourceNotFoundException: Requested resource not found"
+      ])
+    })
+  )
+
+  it.effect("queues on a local endpoint with a stage never read that stage's table on AWS", () =>
+    Effect.gen(function* () {
+      const queues = yield* Effect.promise(() => sqs.createQueues("b4"))
+      const run = yield* runCli(
+        queuesCommand,
+        ["--stage", "prod", "--endpoint-url", sqs.endpoint, "--loans-queue-url", queues.loans.url],
+        {
+          env: {
+            USER_QUEUE_URL_PROD: queues.users.url,
+            FEE_QUEUE_URL_PROD: queues.fees.url,
+            REQUEST_QUEUE_URL_PROD: queues.requests.url
+          },
+          dynamoClient: () => {
+            throw new Error("no DynamoDB client may be built")
+          }
+        }
+      )
+      expect(run.exitCode).toBe(0)
+      expect(run.stdout.join("\n")).not.toContain("Alma daily reserve")
+    })
+  )
+
+  it.effect("--dynamodb-endpoint-url must be an http(s) URL", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => sqs.createQueues("b5"))
+      const run = yield* runCli(queuesCommand, [
+        "--endpoint-url",
+        sqs.endpoint,
+        "--queue-prefix",
+        "b5",
+        "--budget-table",
+        "t",
+        "--dynamodb-endpoint-url",
+        "nope"
+      ])
+      expect(run.exitCode).toBe(2)
+      expect(run.stderr.join("\n")).toContain("--dynamodb-endpoint-url nope is not an http(s) URL")
     })
   )
 })

@@ -1,9 +1,10 @@
+import type { DynamoDBClient, DynamoDBClientConfig } from "@aws-sdk/client-dynamodb"
 import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
 import { CliError, Command } from "effect/cli"
 import { ExitCode } from "../../src/cli/ops/failure.js"
-import { SqsClientFactory } from "../../src/cli/ops/target.js"
+import { DynamoClientFactory, SqsClientFactory } from "../../src/cli/ops/target.js"
 
 export interface CliRun {
   readonly exitCode: number
@@ -19,6 +20,8 @@ export interface CliRunOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Builds the command's SQS client, e.g. to inject failures into it. */
   readonly sqsClient?: ((config: SQSClientConfig) => SQSClient) | undefined
+  /** Builds the command's DynamoDB client (the budget table's). */
+  readonly dynamoClient?: ((config: DynamoDBClientConfig) => DynamoDBClient) | undefined
   /** Sees each stdout line as it is printed (for commands that never end by themselves). */
   readonly onStdout?: ((line: string) => void) | undefined
 }
@@ -66,6 +69,10 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
       }),
       (effect) =>
         options.sqsClient === undefined ? effect : Effect.provideService(effect, SqsClientFactory, options.sqsClient),
+      (effect) =>
+        options.dynamoClient === undefined
+          ? effect
+          : Effect.provideService(effect, DynamoClientFactory, options.dynamoClient),
       Effect.exit
     )
     // As main.ts: a parse error (CliError) is exit 2; anything else escaping a command (a bug, a crash)

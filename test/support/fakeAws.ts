@@ -45,3 +45,6 @@ export const fakeAwsClients = (answers: { dynamodb?: FakeAnswerer; sqs?: FakeAns
     })
   )
 }
+
+/** A DynamoDB client that answers as `answer` says, no request leaving the process. */
+export const fakeDynamoClient = (answer: FakeAnswerer) => stubbed(new DynamoDBClient(offline), answer)

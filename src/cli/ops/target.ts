@@ -1,3 +1,4 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb"
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs"
 import { Config, Context, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
@@ -18,6 +19,12 @@ import { usage } from "./failure.js"
 export const SqsClientFactory = Context.Reference<(config: SQSClientConfig) => SQSClient>(
   "lag-buc/cli/SqsClientFactory",
   { defaultValue: () => (config) => new SQSClient(config) }
+)
+
+/** How `queues` builds its DynamoDB client (the budget table); tests give a fake. */
+export const DynamoClientFactory = Context.Reference<(config: DynamoDBClientConfig) => DynamoDBClient>(
+  "lag-buc/cli/DynamoClientFactory",
+  { defaultValue: () => (config) => new DynamoDBClient(config) }
 )
 
 /** Flags every operator command shares: where the queues are and how to reach SQS. */
@@ -76,6 +83,9 @@ export interface Target {
   readonly localEmulator: boolean
   /** How the target reads in a status line: `stage prod`, `http://127.0.0.1:4566`… */
   readonly description: string
+  /** What another AWS client of the command (DynamoDB's) is built with: the same region and credentials. */
+  readonly region: string
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
 }
 
 const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:\/\//.test(text)
@@ -171,7 +181,9 @@ export const acquireTarget = Effect.fn("acquireTarget")(function* (
     localEmulator: endpoint !== undefined && isLoopback(endpoint),
     description: [stage === undefined ? undefined : `stage ${stage}`, endpoint]
       .filter((s) => s !== undefined)
-      .join(" at ")
+      .join(" at "),
+    region,
+    credentials
   }
   return target
 })
