@@ -70,6 +70,13 @@ export class Alma extends Context.Service<
   static readonly layerWithoutHttp = Alma.layerWithLimits.pipe(Layer.provide(AlmaFleet.layer))
 }
 
+/**
+ * Pages of one list asked for at once. The budget paces them with every other call of the fleet; a
+ * heavy patron (20,000 loans: about 400 pages with the re-reads) is then bound by the budget, not by
+ * Alma's latency (a page of 100 loans takes Alma a few hundred ms), and fits in the function's time.
+ */
+export const pagesAtOnce = 8
+
 /** Alma's maximum page size; its default (10) silently truncated patrons in the original service. */
 export const pageSize = 100
 /** Each page after the first starts at the last item of the one before: they must agree there. */
@@ -257,11 +264,13 @@ const make = Effect.gen(function* () {
       }
       const offsets: Array<number> = []
       for (let offset = pageStep; offset < first.total - 1; offset += pageStep) offsets.push(offset)
-      const rest = yield* Effect.forEach(offsets, page, { concurrency: 2 })
+      const rest = yield* Effect.forEach(offsets, page, { concurrency: pagesAtOnce })
       const pages = [first, ...rest]
       // Every page but the last read again: an item that moved back onto a page already read (a
       // re-sort), while others left and came, shows there whatever the sort order.
-      const again = yield* Effect.forEach(pages.slice(0, -1), (read) => page(read.offset), { concurrency: 2 })
+      const again = yield* Effect.forEach(pages.slice(0, -1), (read) => page(read.offset), {
+        concurrency: pagesAtOnce
+      })
       return { pages, movement: movementIn(pages, again, identity, pageSize) }
     })
     return readOnce.pipe(
