@@ -39,10 +39,40 @@ describe("sls package refuses a wrong configuration", () => {
     expect(output).toContain("No stage given: run with --stage stg or --stage prod.")
   })
 
-  it("refuses a rate that could push the fleet over Alma's threshold", async () => {
-    const output = await failedPackaging(["--stage", "prod"], { ...prodShell, ALMA_MAX_RPS_PROD: "3" })
-    expect(output).toContain("Alma rate budget exceeded on stage prod")
-    expect(output).toContain("over the 40 calls/s allowed")
+  it("refuses a budget over Alma's threshold less the headroom", async () => {
+    const output = await failedPackaging(["--stage", "prod"], { ...prodShell, ALMA_BUDGET_PROD: "45" })
+    expect(output).toContain(
+      "Alma budget too high on stage prod: ALMA_BUDGET_PROD=45 calls/s is over the 40 calls/s allowed " +
+        "(threshold 50/s less 20% headroom for the institution's other Alma clients)."
+    )
+    // A lower threshold, once known, lowers what the default budget may be.
+    const lower = await failedPackaging(["--stage", "prod"], { ...prodShell, ALMA_THRESHOLD_PROD: "25" })
+    expect(lower).toContain("ALMA_BUDGET_PROD=40 calls/s is over the 20 calls/s allowed (threshold 25/s")
+  })
+
+  it("refuses a budget, threshold or daily reserve that is not a number", async () => {
+    for (const budget of ["0", "1e2"]) {
+      const output = await failedPackaging(["--stage", "stg"], { ...stgShell, ALMA_BUDGET_STG: budget })
+      expect(output).toContain(`ALMA_BUDGET_STG must be a positive number of Alma calls per second, got "${budget}"`)
+    }
+    const threshold = await failedPackaging(["--stage", "stg"], { ...stgShell, ALMA_THRESHOLD_STG: "ten" })
+    expect(threshold).toContain('ALMA_THRESHOLD_STG must be a positive number of Alma calls per second, got "ten"')
+    const reserve = await failedPackaging(["--stage", "prod"], { ...prodShell, ALMA_DAILY_RESERVE_PROD: "5%" })
+    expect(reserve).toContain('ALMA_DAILY_RESERVE_PROD must be a whole number of Alma calls, got "5%"')
+    const recheck = await failedPackaging(["--stage", "stg"], { ...stgShell, ALMA_DAILY_RECHECK_SECONDS: "0" })
+    expect(recheck).toContain('ALMA_DAILY_RECHECK_SECONDS must be a whole number of seconds (at least 1), got "0"')
+  }, 90_000)
+
+  it("refuses the retired per-instance rate and an alarm topic that is not an SNS topic ARN", async () => {
+    const retired = await failedPackaging(["--stage", "prod"], { ...prodShell, ALMA_MAX_RPS_PROD: "2" })
+    expect(retired).toContain(
+      "ALMA_MAX_RPS_PROD is no longer read: the stage's instances share one budget. Unset it and set ALMA_BUDGET_PROD"
+    )
+    const topic = "arn:aws:sqs:eu-west-2:123456789012:alarms"
+    const badTopic = await failedPackaging(["--stage", "stg"], { ...stgShell, ALARM_TOPIC_ARN_STG: topic })
+    expect(badTopic).toContain(
+      `ALARM_TOPIC_ARN_STG must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got "${topic}"`
+    )
   })
 
   it("refuses an ITEM_REFRESH other than queue or inline", async () => {

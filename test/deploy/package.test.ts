@@ -1,7 +1,8 @@
 // `sls package` builds the CloudFormation template `sls deploy` would deploy, offline. These tests
 // package both stages (once each) and check the template and artifacts against the
-// deployment contract: event sources, queues and DLQs, the Fees table, alarms, least-privilege IAM,
-// each function's environment, and bundles that load.
+// deployment contract: event sources, queues and DLQs, the Fees and Alma budget tables, alarms and
+// their optional topic, the dashboard, least-privilege IAM, each function's environment, and
+// bundles that load.
 import { spawn } from "node:child_process"
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -29,6 +30,7 @@ const logicalId = (name: FunctionName) => `${name.charAt(0).toUpperCase()}${name
 const createdQueues = { updateLoan: "LoansQueue", updateRequest: "RequestsQueue", updateFee: "FeesQueue" } as const
 const getAtt = (resource: string, attribute: string) => ({ "Fn::GetAtt": [resource, attribute] })
 const kmsKeyArn = "arn:aws:kms:eu-west-2:123456789012:key/0b2c4d6e-1111-2222-3333-444455556666"
+const alarmTopicArn = "arn:aws:sns:eu-west-1:123456789012:lag-buc-prod-alarms"
 
 interface Packaging {
   readonly stage: Stage
@@ -40,16 +42,20 @@ interface Packaging {
     readonly ssmParameterArnTail: string
     readonly almaBaseUrl: string
     readonly itemRefresh: string
-    readonly almaMaxRps: string
+    /** ALMA_BUDGET: calls/s for the whole stage. */
+    readonly almaBudget: number
     readonly almaThreshold: number
+    readonly almaDailyReserve: string
+    readonly almaDailyRecheckSeconds: string
     /** Each function's `maximumConcurrency`: README "Staying under Alma's per-second threshold". */
     readonly maximumConcurrency: Readonly<Record<FunctionName, number>>
     readonly kmsKeyArn: string | undefined
+    readonly alarmTopicArn: string | undefined
   }
 }
 
 // stg runs on the defaults with a parameter name that starts with "/"; prod sets every optional
-// variable. Each shell holds only its own stage's variables: stg must not need *_PROD and vice versa.
+// variable but the budget and threshold (their defaults, 40 of 50, are the README's figures). Each shell holds only its own stage's variables: stg must not need *_PROD and vice versa.
 const packagings: Record<Stage, Packaging> = {
   stg: {
     stage: "stg",
@@ -59,11 +65,14 @@ const packagings: Record<Stage, Packaging> = {
       almaApiKeyName: "/lag-buc/stg/alma-api-key",
       ssmParameterArnTail: ":parameter/lag-buc/stg/alma-api-key",
       almaBaseUrl: "https://api-eu.hosted.exlibrisgroup.com/almaws/v1",
-      itemRefresh: "queue",
-      almaMaxRps: "1",
+      itemRefresh: "inline",
+      almaBudget: 8,
       almaThreshold: 10,
+      almaDailyReserve: "200000",
+      almaDailyRecheckSeconds: "300",
       maximumConcurrency: { updateUser: 2, updateLoan: 2, updateRequest: 2, updateFee: 2 },
-      kmsKeyArn: undefined
+      kmsKeyArn: undefined,
+      alarmTopicArn: undefined
     }
   },
   prod: {
@@ -74,18 +83,23 @@ const packagings: Record<Stage, Packaging> = {
       ALMA_API_KEY_NAME: "lag-buc-prod-alma-api-key",
       ALMA_API_KEY_KMS_KEY_ARN: kmsKeyArn,
       ALMA_BASE_URL: "https://api-na.hosted.exlibrisgroup.com/almaws/v1",
-      ITEM_REFRESH: "inline",
-      ALMA_MAX_RPS_PROD: "2"
+      ITEM_REFRESH: "queue",
+      ALMA_DAILY_RESERVE_PROD: "60000",
+      ALMA_DAILY_RECHECK_SECONDS: "120",
+      ALARM_TOPIC_ARN_PROD: alarmTopicArn
     },
     expected: {
       almaApiKeyName: "lag-buc-prod-alma-api-key",
       ssmParameterArnTail: ":parameter/lag-buc-prod-alma-api-key",
       almaBaseUrl: "https://api-na.hosted.exlibrisgroup.com/almaws/v1",
-      itemRefresh: "inline",
-      almaMaxRps: "2",
+      itemRefresh: "queue",
+      almaBudget: 40,
       almaThreshold: 50,
-      maximumConcurrency: { updateUser: 5, updateLoan: 7, updateRequest: 4, updateFee: 4 },
-      kmsKeyArn
+      almaDailyReserve: "60000",
+      almaDailyRecheckSeconds: "120",
+      maximumConcurrency: { updateUser: 4, updateLoan: 4, updateRequest: 4, updateFee: 4 },
+      kmsKeyArn,
+      alarmTopicArn
     }
   }
 }
@@ -189,6 +203,55 @@ const roleStatements = (template: unknown): Statement[] => {
 
 const isLogsStatement = (statement: Statement) => statement.actions.every((action) => action.startsWith("logs:"))
 
+/** A property as CloudFormation deploys it: Fn::If decided by the template's conditions, AWS::NoValue gone. */
+const deployed = (template: unknown, value: unknown): unknown => {
+  if (!isRecord(value)) return value
+  if (at(value, "Ref") === "AWS::NoValue") return undefined
+  const choice = value["Fn::If"]
+  if (choice === undefined) return value
+  const [condition, whenTrue, whenFalse] = arrayAt(value, "Fn::If")
+  return deployed(template, evaluateCondition(template, condition) ? whenTrue : whenFalse)
+}
+
+/** The template placeholders of a Fn::Sub text: `${Resource.Attribute}`, `${Resource}` or `${AWS::…}`. */
+const substitutions = (text: string): string[] => [...text.matchAll(/\$\{([^}]*)\}/g)].map((match) => String(match[1]))
+
+/** Every metric named by a dashboard widget's `metrics`, as namespace/name/dimension value and stat. */
+interface DashboardMetric {
+  readonly widget: string
+  readonly namespace: string
+  readonly name: string
+  readonly dimensions: Record<string, string>
+  readonly stat: unknown
+  readonly expression: string | undefined
+}
+
+const dashboardMetrics = (body: unknown): DashboardMetric[] =>
+  arrayAt(body, "widgets").flatMap((widget) => {
+    const title = String(at(widget, "properties", "title"))
+    const stat = at(widget, "properties", "stat")
+    return arrayAt(widget, "properties", "metrics").map((row): DashboardMetric => {
+      const entries = arrayAt(row)
+      const last = entries[entries.length - 1]
+      const options = isRecord(last) ? last : {}
+      const expression = at(options, "expression")
+      if (typeof expression === "string") {
+        return { widget: title, namespace: "", name: "", dimensions: {}, stat: undefined, expression }
+      }
+      const [namespace, name, ...rest] = entries.filter((entry) => typeof entry === "string").map(String)
+      const dimensions: Record<string, string> = {}
+      for (let index = 0; index + 1 < rest.length; index += 2) dimensions[String(rest[index])] = String(rest[index + 1])
+      return {
+        widget: title,
+        namespace: String(namespace),
+        name: String(name),
+        dimensions,
+        stat: options.stat ?? stat,
+        expression: undefined
+      }
+    })
+  })
+
 const functionTimeout = (template: unknown, name: FunctionName): number => {
   const timeout = at(template, "Resources", logicalId(name), "Properties", "Timeout")
   if (typeof timeout !== "number") throw new Error(`${name} has no timeout`)
@@ -223,10 +286,11 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       expect(properties.Handler).toBe(`src/handlers/${name}.handler`)
       expect(properties.FunctionName).toBe(`lag-buc-${stage}-${name}`)
     }
-    expect(functionTimeout(template(), "updateUser")).toBe(60)
+    // updateUser: the heavy patron (README "Timeouts, memory, queues"); items: a call's wait for a slot.
+    expect(functionTimeout(template(), "updateUser")).toBe(900)
     expect(at(template(), "Resources", "UpdateUserLambdaFunction", "Properties", "MemorySize")).toBe(512)
     for (const name of ["updateLoan", "updateRequest", "updateFee"] as const) {
-      expect(functionTimeout(template(), name)).toBe(20)
+      expect(functionTimeout(template(), name)).toBe(60)
       expect(at(template(), "Resources", logicalId(name), "Properties", "MemorySize")).toBe(256)
     }
   })
@@ -257,13 +321,19 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(concurrency).toEqual(expected.maximumConcurrency)
   })
 
-  it("keeps the whole fleet under the stage's Alma threshold less 20% headroom", () => {
-    const rps = Number(expected.almaMaxRps)
+  it("shares one budget within the threshold less 20% headroom, the fleet's size as Σ maximumConcurrency", () => {
     const instances = eventSourceMappings(template()).reduce(
       (sum, { properties }) => sum + Number(at(properties, "ScalingConfig", "MaximumConcurrency")),
       0
     )
-    expect(instances * rps).toBeLessThanOrEqual(expected.almaThreshold * 0.8)
+    const environment = recordAt(template(), "Resources", "UpdateUserLambdaFunction", "Properties", "Environment")
+    expect(at(environment, "Variables", "ALMA_FLEET_INSTANCES")).toBe(String(instances))
+    expect(Number(at(environment, "Variables", "ALMA_BUDGET"))).toBeLessThanOrEqual(expected.almaThreshold * 0.8)
+    // With the table, no per-instance cap: any one function may spend the whole budget.
+    expect(at(environment, "Variables", "ALMA_MAX_RPS")).toBeUndefined()
+    expect(String(at(get(stage).state, "service", "custom", "checkedSettings"))).toContain(
+      `budget ${expected.almaBudget} calls/s ≤ ${expected.almaThreshold * 0.8} calls/s`
+    )
   })
 
   it("creates the Loans, Requests and Fees queues, each redriven to its own 14-day DLQ", () => {
@@ -292,30 +362,174 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(properties.TimeToLiveSpecification).toEqual({ AttributeName: "expiry_date", Enabled: true })
     expect(properties.BillingMode).toBe("PAY_PER_REQUEST")
     expect(properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true })
-    expect(resourcesOfType(template(), "AWS::DynamoDB::Table")).toHaveLength(1)
+    expect(
+      resourcesOfType(template(), "AWS::DynamoDB::Table")
+        .map(([id]) => id)
+        .sort()
+    ).toEqual(["AlmaBudgetTable", "FeesTable"])
   })
 
-  it("alarms as soon as a DLQ holds a message (the maximum over 5 minutes), with no action yet", () => {
-    const alarmed = resourcesOfType(template(), "AWS::CloudWatch::Alarm").map(([, alarm]) => {
-      const properties = recordAt(alarm, "Properties")
-      expect(properties.Namespace).toBe("AWS/SQS")
-      expect(properties.MetricName).toBe("ApproximateNumberOfMessagesVisible")
-      expect(properties.ComparisonOperator).toBe("GreaterThanThreshold")
-      expect(properties.Threshold).toBe(0)
-      expect(properties.Statistic).toBe("Maximum")
-      expect(properties.Period).toBe(300)
-      expect(properties.EvaluationPeriods).toBe(1)
-      expect(properties.TreatMissingData).toBe("notBreaching")
-      expect(properties.AlarmActions).toBeUndefined()
-      const queue = String(at(properties, "Dimensions", 0, "Value", "Fn::GetAtt", 0))
-      const kind = queue.replace(/DeadLetterQueue$/, "").toLowerCase()
-      expect(properties.AlarmName).toBe(`lag-buc-${stage}-${kind}-dlq-not-empty`)
-      const dimensions = arrayAt(properties, "Dimensions")
-      expect(dimensions).toHaveLength(1)
-      expect(at(dimensions, 0, "Name")).toBe("QueueName")
-      return at(dimensions, 0, "Value", "Fn::GetAtt", 0)
+  it("creates the Alma budget table: key `key`, TTL on expires_at, on demand", () => {
+    expect(at(template(), "Resources", "AlmaBudgetTable", "Type")).toBe("AWS::DynamoDB::Table")
+    expect(recordAt(template(), "Resources", "AlmaBudgetTable", "Properties")).toEqual({
+      TableName: `lag-buc-${stage}-alma-budget`,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
+      TimeToLiveSpecification: { AttributeName: "expires_at", Enabled: true }
     })
+  })
+
+  const alarmActions = expected.alarmTopicArn === undefined ? undefined : [expected.alarmTopicArn]
+  const alarms = () => resourcesOfType(template(), "AWS::CloudWatch::Alarm")
+
+  it(`alarms as soon as a DLQ holds a message (the maximum over 5 minutes), ${expected.alarmTopicArn === undefined ? "with no action" : "notifying the topic"}`, () => {
+    const alarmed = alarms()
+      .filter(([, alarm]) => at(alarm, "Properties", "Namespace") === "AWS/SQS")
+      .map(([, alarm]) => {
+        const properties = recordAt(alarm, "Properties")
+        expect(properties.MetricName).toBe("ApproximateNumberOfMessagesVisible")
+        expect(properties.ComparisonOperator).toBe("GreaterThanThreshold")
+        expect(properties.Threshold).toBe(0)
+        expect(properties.Statistic).toBe("Maximum")
+        expect(properties.Period).toBe(300)
+        expect(properties.EvaluationPeriods).toBe(1)
+        expect(properties.TreatMissingData).toBe("notBreaching")
+        const queue = String(at(properties, "Dimensions", 0, "Value", "Fn::GetAtt", 0))
+        const kind = queue.replace(/DeadLetterQueue$/, "").toLowerCase()
+        expect(properties.AlarmName).toBe(`lag-buc-${stage}-${kind}-dlq-not-empty`)
+        const dimensions = arrayAt(properties, "Dimensions")
+        expect(dimensions).toHaveLength(1)
+        expect(at(dimensions, 0, "Name")).toBe("QueueName")
+        return at(dimensions, 0, "Value", "Fn::GetAtt", 0)
+      })
     expect(alarmed.sort()).toEqual(["FeesDeadLetterQueue", "LoansDeadLetterQueue", "RequestsDeadLetterQueue"])
+  })
+
+  it("alarms once the fleet defers records at the daily reserve: one alarm over the four functions", () => {
+    const properties = recordAt(template(), "Resources", "AlmaDailyReserveAlarm", "Properties")
+    expect(properties.AlarmName).toBe(`lag-buc-${stage}-alma-daily-reserve-reached`)
+    expect(String(properties.AlarmDescription)).toContain(`daily reserve (${expected.almaDailyReserve})`)
+    expect(properties.ComparisonOperator).toBe("GreaterThanThreshold")
+    expect(properties.Threshold).toBe(0)
+    expect(properties.EvaluationPeriods).toBe(1)
+    expect(properties.TreatMissingData).toBe("notBreaching")
+    const queries = arrayAt(properties, "Metrics")
+    const returned = queries.filter((query) => at(query, "ReturnData") === true)
+    expect(returned).toHaveLength(1)
+    const stats = queries.filter((query) => at(query, "MetricStat") !== undefined)
+    expect(stats.map((query) => at(query, "ReturnData"))).toEqual([false, false, false, false])
+    const summed = stats.map((query) => {
+      expect(at(query, "MetricStat", "Stat")).toBe("Sum")
+      expect(at(query, "MetricStat", "Period")).toBe(300)
+      expect(at(query, "MetricStat", "Metric", "Namespace")).toBe("lag-buc")
+      expect(at(query, "MetricStat", "Metric", "MetricName")).toBe("Deferred")
+      expect(arrayAt(query, "MetricStat", "Metric", "Dimensions")).toHaveLength(1)
+      expect(at(query, "MetricStat", "Metric", "Dimensions", 0, "Name")).toBe("Function")
+      return { id: String(at(query, "Id")), name: String(at(query, "MetricStat", "Metric", "Dimensions", 0, "Value")) }
+    })
+    expect(summed.map(({ name }) => name).sort()).toEqual([...functionNames].sort())
+    // Each function's Deferred is in the sum, a missing one counting 0.
+    const expression = String(at(returned, 0, "Expression"))
+    for (const { id } of summed) expect(expression).toContain(`FILL(${id}, 0)`)
+    expect(expression.split("+")).toHaveLength(4)
+  })
+
+  it("alarms on a patron too large for one user record", () => {
+    const properties = recordAt(template(), "Resources", "UserRecordTooLargeAlarm", "Properties")
+    expect(properties).toMatchObject({
+      AlarmName: `lag-buc-${stage}-user-record-too-large`,
+      Namespace: "lag-buc",
+      MetricName: "TooLarge",
+      Dimensions: [{ Name: "Function", Value: "updateUser" }],
+      Statistic: "Sum",
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      TreatMissingData: "notBreaching"
+    })
+  })
+
+  it(`gives every alarm ${expected.alarmTopicArn === undefined ? "no action (no topic given)" : "the stage's topic, going off and back"}`, () => {
+    expect(
+      alarms()
+        .map(([id]) => id)
+        .sort()
+    ).toEqual([
+      "AlmaDailyReserveAlarm",
+      "FeesDeadLetterQueueAlarm",
+      "LoansDeadLetterQueueAlarm",
+      "RequestsDeadLetterQueueAlarm",
+      "UserRecordTooLargeAlarm"
+    ])
+    expect(evaluateCondition(template(), "HasAlarmTopic")).toBe(expected.alarmTopicArn !== undefined)
+    for (const [, alarm] of alarms()) {
+      expect(deployed(template(), at(alarm, "Properties", "AlarmActions"))).toEqual(alarmActions)
+      expect(deployed(template(), at(alarm, "Properties", "OKActions"))).toEqual(alarmActions)
+    }
+  })
+
+  it("has a dashboard: Alma calls per second against the budget, 429s, calls left, fates, DLQ depths", () => {
+    expect(resourcesOfType(template(), "AWS::CloudWatch::Dashboard").map(([id]) => id)).toEqual(["Dashboard"])
+    const properties = recordAt(template(), "Resources", "Dashboard", "Properties")
+    expect(properties.DashboardName).toBe(`lag-buc-${stage}`)
+    const text = at(properties, "DashboardBody", "Fn::Sub")
+    if (typeof text !== "string") throw new Error("DashboardBody is not a Fn::Sub of a text")
+    // Only the region and the DLQs' names are left to CloudFormation, each naming a real resource.
+    const placeholders = substitutions(text)
+    expect(new Set(placeholders)).toEqual(
+      new Set([
+        "AWS::Region",
+        "LoansDeadLetterQueue.QueueName",
+        "RequestsDeadLetterQueue.QueueName",
+        "FeesDeadLetterQueue.QueueName"
+      ])
+    )
+    const body: unknown = JSON.parse(text.replace(/\$\{([^}]*)\}/g, (_whole, name: string) => `sub:${name}`))
+    const widgets = arrayAt(body, "widgets")
+    for (const widget of widgets) expect(at(widget, "properties", "region")).toBe("sub:AWS::Region")
+    const metrics = dashboardMetrics(body)
+    const named = (name: string) => metrics.filter((metric) => metric.name === name)
+    const functionsOf = (name: string) => named(name).map((metric) => metric.dimensions.Function)
+
+    // Calls per second per function: each AlmaCalls Sum divided by its period, the budget as a line.
+    expect(functionsOf("AlmaCalls").sort()).toEqual([...functionNames].sort())
+    for (const metric of named("AlmaCalls")) expect(metric.stat).toBe("Sum")
+    const callsWidget = widgets.find((widget) =>
+      String(at(widget, "properties", "title")).startsWith("Alma calls per second")
+    )
+    const rates = metrics
+      .filter((metric) => metric.widget === String(at(callsWidget, "properties", "title")))
+      .flatMap((metric) => (metric.expression === undefined ? [] : [metric.expression]))
+    expect(rates.filter((expression) => /^calls_\w+ \/ PERIOD\(calls_\w+\)$/.test(expression))).toHaveLength(4)
+    expect(arrayAt(callsWidget, "properties", "annotations", "horizontal").map((line) => at(line, "value"))).toContain(
+      expected.almaBudget
+    )
+
+    expect(functionsOf("Alma429").sort()).toEqual([...functionNames].sort())
+    expect(functionsOf("AlmaRemaining").sort()).toEqual([...functionNames].sort())
+    for (const metric of named("AlmaRemaining")) expect(metric.stat).toBe("Minimum")
+    for (const fate of ["Succeeded", "Discarded", "Retried", "Deferred"]) {
+      expect(functionsOf(fate).sort()).toEqual([...functionNames].sort())
+    }
+    expect(functionsOf("TooLarge")).toEqual(["updateUser"])
+    for (const metric of metrics.filter(
+      (metric) => metric.expression === undefined && metric.namespace !== "AWS/SQS"
+    )) {
+      expect(metric.namespace).toBe("lag-buc")
+      expect(Object.keys(metric.dimensions)).toEqual(["Function"])
+    }
+    const depths = named("ApproximateNumberOfMessagesVisible")
+    expect(depths.map((metric) => metric.dimensions.QueueName).sort()).toEqual([
+      "sub:FeesDeadLetterQueue.QueueName",
+      "sub:LoansDeadLetterQueue.QueueName",
+      "sub:RequestsDeadLetterQueue.QueueName"
+    ])
+    for (const metric of depths) {
+      expect(metric.namespace).toBe("AWS/SQS")
+      expect(metric.stat).toBe("Maximum")
+    }
   })
 
   it("grants no wildcard action or resource beyond the framework's log statements", () => {
@@ -339,7 +553,10 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     const set = (...resources: unknown[]) => new Set(resources.map((resource) => JSON.stringify(resource)))
 
     const created = Object.values(createdQueues).map((queue) => getAtt(queue, "Arn"))
-    expect(resourcesOf("sqs:SendMessage")).toEqual(set(...created))
+    // Item messages, and deferred records back to the queue they came from, the Users queue included.
+    for (const action of ["sqs:SendMessage", "sqs:GetQueueUrl"]) {
+      expect(resourcesOf(action)).toEqual(set(variables[`USER_QUEUE_ARN_${suffix}`], ...created))
+    }
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
       expect(resourcesOf(action)).toEqual(set(variables[`USER_QUEUE_ARN_${suffix}`], ...created))
     }
@@ -352,15 +569,20 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       tableArn(variables[`REQUEST_CACHE_TABLE_NAME_${suffix}`]),
       getAtt("FeesTable", "Arn")
     )
-    for (const action of [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:BatchWriteItem",
-      "dynamodb:UpdateItem"
-    ]) {
+    for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]) {
       expect(resourcesOf(action)).toEqual(tables)
     }
+    const budgetTable = getAtt("AlmaBudgetTable", "Arn")
+    for (const action of ["dynamodb:GetItem", "dynamodb:UpdateItem"]) {
+      expect(resourcesOf(action)).toEqual(new Set([...tables, JSON.stringify(budgetTable)]))
+    }
+    // The budget table's own statement: exactly GetItem and UpdateItem, on that table only.
+    const onBudgetTable = statements.filter((statement) =>
+      statement.resources.some((resource) => JSON.stringify(resource) === JSON.stringify(budgetTable))
+    )
+    expect(onBudgetTable.map(({ actions, resources }) => ({ actions, resources }))).toEqual([
+      { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [budgetTable] }
+    ])
     expect(resourcesOf("ssm:GetParameter")).toEqual(
       set({ "Fn::Sub": `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}${expected.ssmParameterArnTail}` })
     )
@@ -370,6 +592,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect([...granted].sort()).toEqual(
       [
         "sqs:SendMessage",
+        "sqs:GetQueueUrl",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
@@ -395,7 +618,11 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       FEE_QUEUE_URL: { Ref: "FeesQueue" },
       ALMA_API_KEY_NAME: expected.almaApiKeyName,
       ALMA_BASE_URL: expected.almaBaseUrl,
-      ALMA_MAX_RPS: expected.almaMaxRps,
+      ALMA_BUDGET: String(expected.almaBudget),
+      ALMA_BUDGET_TABLE_NAME: { Ref: "AlmaBudgetTable" },
+      ALMA_FLEET_INSTANCES: String(Object.values(expected.maximumConcurrency).reduce((sum, count) => sum + count, 0)),
+      ALMA_DAILY_RESERVE: expected.almaDailyReserve,
+      ALMA_DAILY_RECHECK_SECONDS: expected.almaDailyRecheckSeconds,
       ITEM_REFRESH: expected.itemRefresh,
       BATCH_CONCURRENCY: "5",
       NODE_OPTIONS: "--enable-source-maps"
@@ -407,7 +634,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     }
   })
 
-  it("outputs the queues' URLs and ARNs and the Fees table's name", () => {
+  it("outputs the queues' URLs and ARNs, the Fees and budget tables' names and the dashboard's", () => {
     const outputs = recordAt(template(), "Outputs")
     const value = (name: string) => at(outputs, name, "Value")
     for (const queue of ["Loans", "Requests", "Fees"]) {
@@ -416,6 +643,8 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       expect(value(`${queue}DeadLetterQueueUrl`)).toEqual({ Ref: `${queue}DeadLetterQueue` })
     }
     expect(value("FeesTableName")).toEqual({ Ref: "FeesTable" })
+    expect(value("AlmaBudgetTableName")).toEqual({ Ref: "AlmaBudgetTable" })
+    expect(value("DashboardName")).toEqual({ Ref: "Dashboard" })
   })
 
   it("ships one zip per function holding its ESM bundle and a map of our sources only", async () => {
