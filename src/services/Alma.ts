@@ -80,7 +80,7 @@ export const pagesAtOnce = 8
 /** Alma's maximum page size; its default (10) silently truncated patrons in the original service. */
 export const pageSize = 100
 /** Each page after the first starts at the last item of the one before: they must agree there. */
-const pageStep = pageSize - 1
+export const pageStep = pageSize - 1
 const feeEnvelope = listEnvelope("fee")
 
 const maxBackOff = Duration.seconds(5)
