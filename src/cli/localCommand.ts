@@ -16,8 +16,20 @@ const itemRefresh = Flag.Literals("item-refresh", ["queue", "inline"]).pipe(
   Flag.withDefault("queue")
 )
 const concurrency = Flag.Int("concurrency").pipe(
-  Flag.withDescription("Concurrent invocations per function (a Lambda event source's maximumConcurrency)"),
+  Flag.withDescription(
+    "Instances per function (a Lambda event source's maximumConcurrency): each a container with a runtime of its own"
+  ),
   Flag.withDefault(2)
+)
+const dailyReserve = Flag.Int("daily-reserve").pipe(
+  Flag.withDescription(
+    "Stop calling Alma while fewer calls than this are left of the institution's day (X-Exl-Api-Remaining); 0: only when none are"
+  ),
+  Flag.withDefault(0)
+)
+const dailyRecheckSeconds = Flag.Int("daily-recheck-seconds").pipe(
+  Flag.withDescription("While stopped at the daily reserve, probe Alma at most this often"),
+  Flag.withDefault(300)
 )
 const timeoutMinutes = Flag.Int("timeout-minutes").pipe(
   Flag.withDescription("Give up when the queues are not drained after this long"),
@@ -59,11 +71,24 @@ const announceSqs = (endpoint: string) =>
 interface RunFlags {
   readonly itemRefresh: "queue" | "inline"
   readonly concurrency: number
+  readonly dailyReserve: number
+  readonly dailyRecheckSeconds: number
   readonly visibilityTimeout: number
   readonly timeoutMinutes: number
   readonly exportFile: Option.Option<string>
   readonly reportFile: Option.Option<string>
 }
+
+const checkRunFlags = (flags: RunFlags) =>
+  flags.visibilityTimeout < 1 || flags.concurrency < 1
+    ? Effect.fail(new UsageProblem({ problem: "--visibility-timeout and --concurrency must be at least 1" }))
+    : flags.dailyReserve < 0
+      ? Effect.fail(new UsageProblem({ problem: "--daily-reserve must be 0 or more" }))
+      : flags.dailyRecheckSeconds < 1
+        ? Effect.fail(new UsageProblem({ problem: "--daily-recheck-seconds must be at least 1" }))
+        : Effect.void
+
+const fleetOf = (flags: RunFlags) => `4 functions × ${flags.concurrency} instances`
 
 /** One refresh on the embedded stack with live progress, then the summary, the files and the exit code. */
 const refreshAndReport = (
@@ -81,6 +106,8 @@ const refreshAndReport = (
       ...target,
       itemRefresh: flags.itemRefresh,
       concurrency: flags.concurrency,
+      dailyReserve: flags.dailyReserve,
+      dailyRecheckSeconds: flags.dailyRecheckSeconds,
       visibilityTimeoutSeconds: flags.visibilityTimeout,
       drainTimeout: Duration.minutes(flags.timeoutMinutes),
       logFile: defaultLogFile(),
@@ -108,10 +135,14 @@ export const localCommand = Command.make(
     reportFile: Flag.String("report").pipe(Flag.withDescription("Write the summary as JSON"), Flag.optional),
     itemRefresh,
     maxRps: Flag.Finite("max-rps").pipe(
-      Flag.withDescription("Alma calls per second, all functions together (a sandbox allows 10)"),
+      Flag.withDescription(
+        "The stage's budget: Alma calls per second of every instance of the four functions together, shared through the budget table (a sandbox allows 10)"
+      ),
       Flag.withDefault(8)
     ),
     concurrency,
+    dailyReserve,
+    dailyRecheckSeconds,
     timeoutMinutes,
     visibilityTimeout
   },
@@ -120,9 +151,7 @@ export const localCommand = Command.make(
       return yield* new UsageProblem({ problem: `--alma-url ${flags.almaUrl} is not an http(s) URL` })
     }
     if (!(flags.maxRps > 0)) return yield* new UsageProblem({ problem: "--max-rps must be greater than 0" })
-    if (flags.visibilityTimeout < 1 || flags.concurrency < 1) {
-      return yield* new UsageProblem({ problem: "--visibility-timeout and --concurrency must be at least 1" })
-    }
+    yield* checkRunFlags(flags)
     const text = yield* Effect.try({
       try: () => readFileSync(flags.users, "utf8"),
       catch: (error) =>
@@ -141,7 +170,8 @@ export const localCommand = Command.make(
     }
     if (list.ids.length === 0) return yield* new UsageProblem({ problem: `${flags.users} holds no user ID` })
     yield* Console.error(
-      `Refreshing ${list.ids.length} users against ${flags.almaUrl} at up to ${flags.maxRps} calls/s (${flags.itemRefresh} mode)`
+      `Refreshing ${list.ids.length} users against ${flags.almaUrl} at up to ${flags.maxRps} calls/s ` +
+        `shared by ${fleetOf(flags)} (${flags.itemRefresh} mode)`
     )
     yield* refreshAndReport(flags, {
       almaUrl: flags.almaUrl,
@@ -173,6 +203,8 @@ export const demoCommand = Command.make(
     reportFile: Flag.String("report").pipe(Flag.withDescription("Write the summary as JSON"), Flag.optional),
     itemRefresh,
     concurrency,
+    dailyReserve,
+    dailyRecheckSeconds,
     timeoutMinutes,
     visibilityTimeout
   },
@@ -180,12 +212,13 @@ export const demoCommand = Command.make(
     if (flags.users < 1 || flags.perSecond < 1) {
       return yield* new UsageProblem({ problem: "--users and --per-second must be at least 1" })
     }
+    yield* checkRunFlags(flags)
     const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
     // 90 % of the threshold: as close as the fleet should run, with room for jitter.
     const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))
     yield* Console.error(
       `Alma simulator on ${simulator.url}: ${flags.users} patrons, threshold ${flags.perSecond} calls/s; ` +
-        `refreshing them all at up to ${almaMaxRps} calls/s (${flags.itemRefresh} mode)`
+        `refreshing them all at up to ${almaMaxRps} calls/s shared by ${fleetOf(flags)} (${flags.itemRefresh} mode)`
     )
     yield* refreshAndReport(flags, {
       almaUrl: simulator.url,

@@ -23,6 +23,8 @@ const TABLE_SUFFIX: Readonly<Record<CacheKey, string>> = {
 }
 
 export const tableName = (prefix: string, key: CacheKey): string => `${prefix}-${TABLE_SUFFIX[key]}`
+/** The stage's Alma budget table (`ALMA_BUDGET_TABLE_NAME`), shared by every instance of the four functions. */
+export const budgetTableName = (prefix: string): string => `${prefix}-AlmaBudget`
 export const queueName = (prefix: string, key: CacheKey): string => `${prefix}-${key}`
 export const dlqName = (prefix: string, key: CacheKey): string => `${prefix}-${key}-dlq`
 

@@ -18,21 +18,38 @@ import { waitUntil } from "./waitUntil.js"
 // biome-ignore lint/suspicious/noConfusingVoidType: mirrors aws-lambda's `SQSBatchResponse | void` result
 export type SqsLambdaHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>
 
-export interface EventSourceMapping {
+interface MappingSettings {
   readonly functionName: string
   readonly queueUrl: string
   /** The record's eventSourceARN; looked up with GetQueueAttributes when absent. */
   readonly queueArn?: string
-  readonly handler: SqsLambdaHandler
   /** 1–10, default 10 (an SQS receive returns at most 10). */
   readonly batchSize?: number
-  /** Concurrent pollers, i.e. the most concurrent invocations of this function. Default 1. */
-  readonly concurrency?: number
   /** Function timeout: the invocation fails (its batch returns to the queue) once it is exceeded. Default 30 s. */
   readonly timeoutMs?: number
   /** FunctionResponseTypes ["ReportBatchItemFailures"]; default true, as this service deploys it. */
   readonly reportBatchItemFailures?: boolean
 }
+
+/**
+ * Either one handler run by `concurrency` pollers, or `containers`: one handler per concurrent
+ * invocation, each polled by a worker of its own and given one batch at a time, as Lambda gives a
+ * container (so a handler holding a runtime of its own is one Lambda container).
+ */
+export type EventSourceMapping = MappingSettings &
+  (
+    | {
+        readonly handler: SqsLambdaHandler
+        /** Concurrent pollers, i.e. the most concurrent invocations of this function. Default 1. */
+        readonly concurrency?: number
+        readonly containers?: undefined
+      }
+    | {
+        readonly containers: ReadonlyArray<SqsLambdaHandler>
+        readonly handler?: undefined
+        readonly concurrency?: undefined
+      }
+  )
 
 export interface PollerOptions {
   readonly client: SQSClient
@@ -49,6 +66,8 @@ export type PollerEvent =
   | {
       readonly type: "invocation"
       readonly functionName: string
+      /** Which of the function's concurrent pollers (its container, with `containers`) ran it, from 0. */
+      readonly instance: number
       readonly awsRequestId: string
       readonly records: number
       readonly deleted: number
@@ -87,7 +106,7 @@ export interface Poller {
   readonly stats: () => Readonly<Record<string, FunctionStats>>
   /** Invocations currently running, all functions together. */
   readonly inFlight: () => number
-  /** Resolves once the queues show 0 visible and 0 in-flight messages while no invocation runs. */
+  /** Resolves once the queues show no visible, in-flight or delayed message while no invocation runs. */
   readonly waitUntilDrained: (options: WaitUntilDrainedOptions) => Promise<void>
 }
 
@@ -95,9 +114,9 @@ interface ResolvedMapping {
   readonly functionName: string
   readonly queueUrl: string
   readonly queueArn: string
-  readonly handler: SqsLambdaHandler
+  /** One per concurrent poller. */
+  readonly handlers: ReadonlyArray<SqsLambdaHandler>
   readonly batchSize: number
-  readonly concurrency: number
   readonly timeoutMs: number
   readonly reportBatchItemFailures: boolean
 }
@@ -225,7 +244,12 @@ export const createPoller = (options: PollerOptions): Poller => {
     }
   }
 
-  const invoke = async (m: ResolvedMapping, messages: ReadonlyArray<Message>, containerId: string): Promise<void> => {
+  const invoke = async (
+    m: ResolvedMapping,
+    instance: number,
+    messages: ReadonlyArray<Message>,
+    containerId: string
+  ): Promise<void> => {
     const records = messages.flatMap((message) => {
       const record = toSqsRecord(message, { queueArn: m.queueArn, region: options.region })
       return record === undefined ? [] : [record]
@@ -247,7 +271,11 @@ export const createPoller = (options: PollerOptions): Poller => {
     s.invocations += 1
     s.recordsReceived += records.length
     try {
-      const outcome = await runHandler(m.handler, { Records: records }, context, m.timeoutMs)
+      const handler = m.handlers[instance]
+      const outcome: HandlerOutcome =
+        handler === undefined
+          ? { kind: "threw", error: new Error(`${m.functionName} has no container ${instance}`) }
+          : await runHandler(handler, { Records: records }, context, m.timeoutMs)
       const verdict = judgeBatch(
         outcome,
         records.map((r) => r.messageId),
@@ -267,6 +295,7 @@ export const createPoller = (options: PollerOptions): Poller => {
       emit({
         type: "invocation",
         functionName: m.functionName,
+        instance,
         awsRequestId: context.awsRequestId,
         records: records.length,
         deleted,
@@ -280,7 +309,7 @@ export const createPoller = (options: PollerOptions): Poller => {
     }
   }
 
-  const worker = async (m: ResolvedMapping, signal: AbortSignal): Promise<void> => {
+  const worker = async (m: ResolvedMapping, instance: number, signal: AbortSignal): Promise<void> => {
     const containerId = newContainerId()
     let backoff: number = RECEIVE_BACKOFF_MS.initial
     while (!signal.aborted) {
@@ -296,7 +325,7 @@ export const createPoller = (options: PollerOptions): Poller => {
         continue
       }
       // Messages received while stopping are still delivered: they are already in flight.
-      if (messages.length > 0) await invoke(m, messages, containerId)
+      if (messages.length > 0) await invoke(m, instance, messages, containerId)
     }
   }
 
@@ -313,9 +342,11 @@ export const createPoller = (options: PollerOptions): Poller => {
       functionName: m.functionName,
       queueUrl: m.queueUrl,
       queueArn,
-      handler: m.handler,
+      handlers:
+        m.containers === undefined
+          ? Array.from({ length: clampInt(m.concurrency ?? 1, 1, 1_000) }, () => m.handler)
+          : m.containers.slice(0, 1_000),
       batchSize: clampInt(m.batchSize ?? 10, 1, 10),
-      concurrency: clampInt(m.concurrency ?? 1, 1, 1_000),
       timeoutMs: m.timeoutMs ?? 30_000,
       reportBatchItemFailures: m.reportBatchItemFailures ?? true
     }
@@ -329,7 +360,7 @@ export const createPoller = (options: PollerOptions): Poller => {
     const abort = new AbortController()
     // allSettled: one worker's unexpected failure must not let stop() return while the others still run.
     const workers = Promise.allSettled(
-      mappings.flatMap((m) => Array.from({ length: m.concurrency }, () => worker(m, abort.signal)))
+      mappings.flatMap((m) => m.handlers.map((_, instance) => worker(m, instance, abort.signal)))
     ).then(() => undefined)
     run = { abort, workers }
   }
@@ -360,7 +391,7 @@ export const createPoller = (options: PollerOptions): Poller => {
         last = queues.map((url, i) => `${url} ${JSON.stringify(counts[i])}`).join("; ")
         // An invocation that began during the read may already have pushed messages elsewhere.
         const quiet = active === 0 && invocationsStarted === startedBefore
-        return quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0)
+        return quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0 && c.delayed === 0)
       },
       {
         timeoutMs: drainOptions.timeoutMs,

@@ -54,6 +54,8 @@ export interface MessageCounts {
   readonly visible: number
   /** Received and neither deleted nor back to visible yet. */
   readonly inFlight: number
+  /** Sent with a delay that has not passed yet (a record deferred while Alma's daily reserve is reached). */
+  readonly delayed: number
 }
 
 /**
@@ -65,12 +67,17 @@ export const messageCounts = async (client: SQSClient, url: string): Promise<Mes
   const { Attributes } = await client.send(
     new GetQueueAttributesCommand({
       QueueUrl: url,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+      AttributeNames: [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed"
+      ]
     })
   )
   const total = Number(Attributes?.ApproximateNumberOfMessages ?? "0")
   const inFlight = Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? "0")
-  return { visible: Math.max(0, total - inFlight), inFlight }
+  const delayed = Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? "0")
+  return { visible: Math.max(0, total - inFlight), inFlight, delayed }
 }
 
 export interface ReceiveAllOptions {

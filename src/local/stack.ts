@@ -4,6 +4,7 @@ import { SSMClient } from "@aws-sdk/client-ssm"
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb.js"
 import { type LambdaEnv, lambdaEnv } from "./env.js"
 import {
+  budgetTableName,
   CACHE_KEYS,
   type CacheKey,
   dlqName,
@@ -23,7 +24,7 @@ import {
 } from "./queues.js"
 import { type SqsLocal, startSqsLocal } from "./sqs.js"
 import { type SsmStub, startSsmStub } from "./ssm.js"
-import { type CreatedTable, createCacheTable, scanAll } from "./tables.js"
+import { type CreatedTable, createBudgetTable, createCacheTable, scanAll } from "./tables.js"
 
 export interface LocalStackOptions {
   readonly region?: string
@@ -67,6 +68,11 @@ export interface LocalStack {
     readonly ssm: AwsClientConfig
   }
   readonly tables: Readonly<Record<CacheKey, string>>
+  /**
+   * The Alma budget table (`ALMA_BUDGET_TABLE_NAME`), not in `env`: a run that shares the budget
+   * through it sets it with `ALMA_BUDGET` and `ALMA_FLEET_INSTANCES`, as the deployment does.
+   */
+  readonly budgetTable: string
   readonly ttlEnabled: boolean
   readonly queues: Readonly<Record<CacheKey, LocalQueue>>
   readonly almaApiKey: { readonly name: string; readonly value: string }
@@ -169,8 +175,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   }
 
   const tables = perCache((key) => tableName(prefix, key))
+  const budgetTable = budgetTableName(prefix)
   const createTables = (): Promise<ReadonlyArray<CreatedTable>> =>
-    Promise.all(CACHE_KEYS.map((key) => createCacheTable(clients.dynamodb, tables[key], TABLE_SPECS[key])))
+    Promise.all([
+      ...CACHE_KEYS.map((key) => createCacheTable(clients.dynamodb, tables[key], TABLE_SPECS[key])),
+      createBudgetTable(clients.dynamodb, budgetTable)
+    ])
 
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds
   const maxReceiveCount = options.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount
@@ -195,6 +205,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
     clientConfig,
     tables,
+    budgetTable,
     ttlEnabled: createdTables.every((t) => t.ttlEnabled),
     queues,
     almaApiKey,

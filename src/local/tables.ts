@@ -7,6 +7,7 @@ import {
   UpdateTimeToLiveCommand
 } from "@aws-sdk/client-dynamodb"
 import { unmarshall } from "@aws-sdk/util-dynamodb"
+import { ttlAttribute as budgetTtlAttribute } from "../services/BudgetTable.js"
 import type { TableSpec } from "./names.js"
 
 export interface CreatedTable {
@@ -15,7 +16,7 @@ export interface CreatedTable {
   readonly ttlEnabled: boolean
 }
 
-/** Creates one cache table; an existing table of that name is kept (restarts and re-runs are harmless). */
+/** Creates one table keyed by a string; an existing table of that name is kept (restarts and re-runs are harmless). */
 export const createCacheTable = async (
   client: DynamoDBClient,
   name: string,
@@ -48,6 +49,13 @@ export const createCacheTable = async (
     return { name, ttlEnabled: status === "ENABLED" || status === "ENABLING" }
   }
 }
+
+/**
+ * The Alma budget table as the stack deploys it (src/services/BudgetTable.ts): a string hash key
+ * `key`, on demand, TTL on `expires_at`. An existing table of that name is kept.
+ */
+export const createBudgetTable = (client: DynamoDBClient, name: string): Promise<CreatedTable> =>
+  createCacheTable(client, name, { hashKey: "key", ttlAttribute: budgetTtlAttribute })
 
 /** Every item of a table as plain JS values (numbers as numbers, lists as arrays). */
 export const scanAll = async (client: DynamoDBClient, name: string): Promise<Array<Record<string, unknown>>> => {

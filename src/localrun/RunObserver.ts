@@ -8,6 +8,17 @@ export interface ObservedCounts {
   readonly succeeded: number
   readonly discarded: number
   readonly retried: number
+  /** Put back on their queue while Alma's daily reserve is reached (processed, tried again later). */
+  readonly deferred: number
+}
+
+/** One log line of a handler, as the observer's listeners see it. */
+export interface ObservedLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+  /** When the observer saw it (epoch ms). */
+  readonly at: number
 }
 
 /**
@@ -24,12 +35,15 @@ export interface RunObserver {
   readonly discardReasons: ReadonlyMap<string, number>
   /** Items skipped within succeeded records (each also logged with its ID and rule), all functions. */
   readonly skipped: () => number
+  /** Calls `listener` with every line from now on (every container's); the result stops that. */
+  readonly onLine: (listener: (line: ObservedLine) => void) => () => void
 }
 
-const emptyCounts = (): { succeeded: number; discarded: number; retried: number } => ({
+const emptyCounts = (): { succeeded: number; discarded: number; retried: number; deferred: number } => ({
   succeeded: 0,
   discarded: 0,
-  retried: 0
+  retried: 0,
+  deferred: 0
 })
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
@@ -39,9 +53,10 @@ const text = (value: unknown) => (typeof value === "string" ? value : undefined)
 /** `logFile`: every line the handlers print is also appended there, for inspection after the run. */
 export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const users = new Map<string, { fate: ObservedFate; reason?: string }>()
-  const perFunction = new Map<string, { succeeded: number; discarded: number; retried: number }>()
+  const perFunction = new Map<string, { succeeded: number; discarded: number; retried: number; deferred: number }>()
   const discardReasons = new Map<string, number>()
   let skipped = 0
+  const listeners = new Set<(line: ObservedLine) => void>()
 
   const keep = (line: string) => {
     if (logFile !== undefined) appendFileSync(logFile, `${line}\n`)
@@ -50,10 +65,13 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const observeRecord = (annotations: Record<string, unknown>) => {
     const fate = annotations.fate
     const functionName = text(annotations.function)
-    if ((fate !== "succeeded" && fate !== "discarded" && fate !== "retried") || functionName === undefined) return
+    if (functionName === undefined) return
     const counts = perFunction.get(functionName) ?? emptyCounts()
-    counts[fate]++
     perFunction.set(functionName, counts)
+    // A deferred record comes back as a new message: it has no fate yet.
+    if (fate === "deferred") counts.deferred++
+    if (fate !== "succeeded" && fate !== "discarded" && fate !== "retried") return
+    counts[fate]++
     if (typeof annotations.skipped === "number") skipped += annotations.skipped
     const reason = text(annotations.reason)
     if (fate === "discarded" && reason !== undefined) discardReasons.set(reason, (discardReasons.get(reason) ?? 0) + 1)
@@ -66,6 +84,19 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const logger = Logger.map(Logger.formatStructured, (entry) => {
     keep(JSON.stringify(entry))
     if (isRecord(entry.annotations)) observeRecord(entry.annotations)
+    if (listeners.size === 0) return
+    const line: ObservedLine = {
+      level: entry.level,
+      message: Array.isArray(entry.message) ? entry.message.map(String).join(" ") : String(entry.message),
+      annotations: entry.annotations,
+      at: Date.now()
+    }
+    for (const listener of listeners) {
+      // A listener's mistake must not take the handler's logging down.
+      try {
+        listener(line)
+      } catch {}
+    }
   })
 
   // The EMF metrics lines are printed through the Console: into the log file, off the terminal.
@@ -78,6 +109,12 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     users,
     counts: (functionName) => ({ ...(perFunction.get(functionName) ?? emptyCounts()) }),
     discardReasons,
-    skipped: () => skipped
+    skipped: () => skipped,
+    onLine: (listener) => {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    }
   }
 }

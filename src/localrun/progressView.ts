@@ -14,6 +14,7 @@ export const progressLine = (p: LocalRunProgress): string =>
     `fees ${items(p.fees)}`,
     `Alma calls ${p.almaCalls} (${p.elapsedMs > 0 ? ((p.almaCalls * 1000) / p.elapsedMs).toFixed(1) : "0"}/s, 429: ${p.alma429})`,
     `retries ${p.retried}`,
+    ...(p.deferred === 0 ? [] : [`deferred ${p.deferred} (daily reserve)`]),
     `DLQ ${p.dlq}`
   ].join(" | ")
 
@@ -56,6 +57,7 @@ export const summaryTable = (report: LocalRunReport): string => {
     ),
     row("Alma 429 answers", report.alma429),
     row("records retried", report.retried),
+    row("records deferred", `${report.deferred} (Alma calls refused at the daily reserve: ${report.almaPaused})`),
     row("items skipped", report.skipped),
     row(
       "in a DLQ",

@@ -1,10 +1,18 @@
 import { writeFileSync } from "node:fs"
 import { Duration, Effect, Fiber, Schedule, Schema } from "effect"
-import { makeHandlers } from "../handlers/index.js"
 import { type CacheKey, localStackResource, pollerResource } from "../local/index.js"
 import { enqueueUserIds } from "../operations/enqueueUserIds.js"
 import type { AlmaEndpoint } from "../services/Alma.js"
 import type { AwsClients } from "../services/AwsClients.js"
+import {
+  type ContainerId,
+  FUNCTION_NAMES,
+  type FunctionName,
+  fleetResource,
+  fleetSize,
+  type Instances,
+  usageDelta
+} from "./fleet.js"
 import { makeRunObserver } from "./RunObserver.js"
 
 /** One refresh on a fresh embedded stack (`lag-buc local`, `npm start`): the pipeline and the refresh. */
@@ -31,6 +39,8 @@ export interface LocalRunProgress {
   readonly alma429: number
   /** Records retried so far, all functions. */
   readonly retried: number
+  /** Records deferred so far (Alma's daily reserve reached), all functions. */
+  readonly deferred: number
   readonly dlq: number
   readonly elapsedMs: number
 }
@@ -45,6 +55,10 @@ export interface LocalRunReport {
   readonly alma429: number
   /** Records retried (reported in batchItemFailures), all functions. */
   readonly retried: number
+  /** Records deferred while Alma's daily reserve was reached (put back on their queue), all functions. */
+  readonly deferred: number
+  /** Calls refused without asking Alma while the fleet was paused at its daily reserve. */
+  readonly almaPaused: number
   /** Items left unwritten for a rule of their own (too large even reduced, unusable IDs): each is logged. */
   readonly skipped: number
   readonly durationMs: number
@@ -93,18 +107,32 @@ export interface PipelineOptions {
   readonly almaUrl: string
   readonly apiKey: string
   readonly itemRefresh: "queue" | "inline"
-  /** Alma calls per second of the whole local fleet (one shared rate limiter in-process). */
+  /**
+   * The stage's budget (`ALMA_BUDGET`): Alma calls per second of every container together, shared
+   * through the budget table on DynamoDB Local. With `budgetSharing: "perInstance"`, each
+   * container's own limit instead (`ALMA_MAX_RPS` without a budget table: the design before the
+   * shared budget).
+   */
   readonly almaMaxRps: number
-  /** Concurrent invocations per function, as a Lambda event source's maximum concurrency. */
-  readonly concurrency: number
+  /**
+   * Concurrent invocations per function (one figure, or one per function), as a Lambda event
+   * source's maximum concurrency: each is a container with a runtime of its own.
+   */
+  readonly concurrency: Instances
+  /** "fleet" (the default, as deployed): one budget through the budget table. */
+  readonly budgetSharing?: "fleet" | "perInstance" | undefined
+  /** `ALMA_DAILY_RESERVE`: fewer calls than this left today, and the fleet stops calling Alma. */
+  readonly dailyReserve?: number | undefined
+  /** `ALMA_DAILY_RECHECK_SECONDS`: how often a paused fleet probes Alma. */
+  readonly dailyRecheckSeconds?: number | undefined
   /** Also the functions' timeout: a record never outlives its message's invisibility. */
   readonly visibilityTimeoutSeconds: number
   /** Where the handlers' JSON log lines and metrics go (the terminal shows progress instead). */
   readonly logFile?: string | undefined
   /** Extra Lambda environment (e.g. ALMA_TIMEOUT_MS), over the stack's. */
   readonly environment?: Readonly<Record<string, string>> | undefined
-  /** SDK middleware for the handlers' clients (see sdkInstruments.ts). */
-  readonly instrumentClients?: ((clients: AwsClients["Service"]) => void) | undefined
+  /** SDK middleware for the handlers' clients (see sdkInstruments.ts), each container's. */
+  readonly instrumentClients?: ((clients: AwsClients["Service"], container: ContainerId) => void) | undefined
 }
 
 /** One refresh: which patrons, how long to wait for the queues to drain, and progress. */
@@ -116,14 +144,45 @@ export interface RefreshOptions {
   readonly progressInterval?: Duration.Duration | undefined
 }
 
-const functionNames = ["updateUser", "updateLoan", "updateRequest", "updateFee"] as const
+const functionNames = FUNCTION_NAMES
+
+const cacheKeyOf: Readonly<Record<FunctionName, CacheKey>> = {
+  updateUser: "users",
+  updateLoan: "loans",
+  updateRequest: "requests",
+  updateFee: "fees"
+}
+
+/** What every container is given: the stack's environment and the run's Alma settings. */
+export const containerEnvironment = (
+  options: PipelineOptions,
+  stack: { readonly env: Readonly<Record<string, string>>; readonly budgetTable: string }
+): Readonly<Record<string, string>> => ({
+  ...stack.env,
+  ALMA_BASE_URL: options.almaUrl,
+  ITEM_REFRESH: options.itemRefresh,
+  ...((options.budgetSharing ?? "fleet") === "fleet"
+    ? {
+        ALMA_BUDGET: String(options.almaMaxRps),
+        ALMA_BUDGET_TABLE_NAME: stack.budgetTable,
+        ALMA_FLEET_INSTANCES: String(fleetSize(options.concurrency))
+      }
+    : { ALMA_MAX_RPS: String(options.almaMaxRps) }),
+  ...(options.dailyReserve === undefined ? {} : { ALMA_DAILY_RESERVE: String(options.dailyReserve) }),
+  ...(options.dailyRecheckSeconds === undefined
+    ? {}
+    : { ALMA_DAILY_RECHECK_SECONDS: String(options.dailyRecheckSeconds) }),
+  ...options.environment
+})
 
 const dlqCount = (counts: { readonly dlq: { readonly visible: number; readonly inFlight: number } }) =>
   counts.dlq.visible + counts.dlq.inFlight
 
 /**
  * The whole pipeline on the embedded stack: DynamoDB Local, local SQS and the SSM stub are started
- * and the four real handlers run behind a poller with Lambda's SQS semantics. `refresh` puts user IDs
+ * and the four real handlers run behind a poller with Lambda's SQS semantics, in the deployed
+ * topology: each concurrent invocation of each function is a container with a runtime of its own,
+ * and the containers share the Alma budget only through the budget table. `refresh` puts user IDs
  * on the Users queue and waits until every queue is drained. Everything started is stopped when the
  * scope closes (also on Ctrl-C, which interrupts the fiber).
  */
@@ -134,53 +193,36 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
   }).pipe(Effect.mapError(failed("local stack")))
   if (options.logFile !== undefined) writeFileSync(options.logFile, "")
   const observer = makeRunObserver(options.logFile)
-  const handlers = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      makeHandlers(
-        {
-          ...stack.env,
-          ALMA_BASE_URL: options.almaUrl,
-          ALMA_MAX_RPS: String(options.almaMaxRps),
-          ITEM_REFRESH: options.itemRefresh,
-          ...options.environment
-        },
-        options.instrumentClients === undefined
-          ? { logs: observer.layer }
-          : { logs: observer.layer, instrumentClients: options.instrumentClients }
-      )
-    ),
-    (built) => Effect.promise(() => built.dispose())
-  )
-  const mapping = (functionName: string, key: CacheKey, handler: typeof handlers.updateUser) => ({
-    functionName,
-    queueUrl: stack.queues[key].url,
-    queueArn: stack.queues[key].arn,
-    handler,
-    batchSize: 10,
-    concurrency: options.concurrency,
-    timeoutMs: options.visibilityTimeoutSeconds * 1000
+  const fleet = yield* fleetResource({
+    environment: containerEnvironment(options, stack),
+    instances: options.concurrency,
+    logs: observer.layer,
+    instrumentClients: options.instrumentClients
   })
   const poller = yield* pollerResource({
     client: stack.clients.sqs,
     region: stack.region,
-    mappings: [
-      mapping("updateUser", "users", handlers.updateUser),
-      mapping("updateLoan", "loans", handlers.updateLoan),
-      mapping("updateRequest", "requests", handlers.updateRequest),
-      mapping("updateFee", "fees", handlers.updateFee)
-    ]
+    mappings: functionNames.map((functionName) => ({
+      functionName,
+      queueUrl: stack.queues[cacheKeyOf[functionName]].url,
+      queueArn: stack.queues[cacheKeyOf[functionName]].arn,
+      containers: fleet.of(functionName).map((container) => container.handler),
+      batchSize: 10,
+      timeoutMs: options.visibilityTimeoutSeconds * 1000
+    }))
   })
+  const almaUsage = () => fleet.almaUsage()
 
   const refresh = Effect.fn("refresh")(function* (refreshOptions: RefreshOptions) {
     const started = Date.now()
-    const usageBefore = yield* Effect.promise(() => handlers.almaUsage())
+    const usageBefore = yield* Effect.promise(almaUsage)
     const before = new Map(functionNames.map((name) => [name, observer.counts(name)]))
     const usersBefore = new Map(observer.users)
     const reasonsBefore = new Map(observer.discardReasons)
     const skippedBefore = observer.skipped()
     const tally = (name: (typeof functionNames)[number]): ItemTally => {
       const now = observer.counts(name)
-      const then = before.get(name) ?? { succeeded: 0, discarded: 0, retried: 0 }
+      const then = before.get(name) ?? { succeeded: 0, discarded: 0, retried: 0, deferred: 0 }
       return {
         succeeded: now.succeeded - then.succeeded,
         discarded: now.discarded - then.discarded,
@@ -196,7 +238,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
     }
 
     const snapshot = Effect.gen(function* () {
-      const usage = yield* Effect.promise(() => handlers.almaUsage())
+      const usage = usageDelta(yield* Effect.promise(almaUsage), usageBefore)
       const counts = yield* Effect.tryPromise({ try: () => stack.queueCounts(), catch: failed("queue counts") })
       const progress: LocalRunProgress = {
         usersIn: refreshOptions.userIds.length,
@@ -204,9 +246,13 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
         loans: tally("updateLoan"),
         requests: tally("updateRequest"),
         fees: tally("updateFee"),
-        almaCalls: usage.calls - usageBefore.calls,
-        alma429: usage.rateLimited - usageBefore.rateLimited,
+        almaCalls: usage.calls,
+        alma429: usage.rateLimited,
         retried: functionNames.reduce((sum, name) => sum + tally(name).retried, 0),
+        deferred: functionNames.reduce(
+          (sum, name) => sum + observer.counts(name).deferred - (before.get(name)?.deferred ?? 0),
+          0
+        ),
         dlq: Object.values(counts).reduce((sum, c) => sum + dlqCount(c), 0),
         elapsedMs: Date.now() - started
       }
@@ -255,17 +301,11 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
         requests: dlqCount(final.counts.requests),
         fees: dlqCount(final.counts.fees)
       },
-      almaCalls: {
-        loans: final.usage.byEndpoint.loans - usageBefore.byEndpoint.loans,
-        loan: final.usage.byEndpoint.loan - usageBefore.byEndpoint.loan,
-        requests: final.usage.byEndpoint.requests - usageBefore.byEndpoint.requests,
-        request: final.usage.byEndpoint.request - usageBefore.byEndpoint.request,
-        fees: final.usage.byEndpoint.fees - usageBefore.byEndpoint.fees,
-        fee: final.usage.byEndpoint.fee - usageBefore.byEndpoint.fee,
-        total: final.usage.calls - usageBefore.calls
-      },
-      alma429: final.usage.rateLimited - usageBefore.rateLimited,
+      almaCalls: { ...final.usage.byEndpoint, total: final.usage.calls },
+      alma429: final.usage.rateLimited,
       retried: final.progress.retried,
+      deferred: final.progress.deferred,
+      almaPaused: final.usage.paused ?? 0,
       skipped: observer.skipped() - skippedBefore,
       durationMs: Date.now() - started,
       items: { loans: final.progress.loans, requests: final.progress.requests, fees: final.progress.fees },
@@ -277,6 +317,9 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
 
   return {
     stack,
+    fleet,
+    observer,
+    poller,
     refresh,
     exportTo: (file: string) => exportTables((key) => stack.scanTable(key), file)
   }

@@ -51,7 +51,13 @@ describe("lag-buc local", () => {
       "--report",
       reportFile,
       "--max-rps",
-      "500"
+      "500",
+      "--concurrency",
+      "3",
+      "--daily-reserve",
+      "10",
+      "--daily-recheck-seconds",
+      "5"
     ])
     expect(run.stderr).not.toContain(sim.apiKey)
     expect(run.stdout).not.toContain(sim.apiKey)
@@ -106,6 +112,20 @@ describe("lag-buc local", () => {
       /cannot read \/nonexistent\/users.txt/
     ],
     [["local", "--alma-url", "not-a-url", "--api-key", "k", "--users", "/dev/null"], /not an http\(s\) URL/],
+    [
+      [
+        "local",
+        "--alma-url",
+        "http://127.0.0.1:9/almaws/v1",
+        "--api-key",
+        "k",
+        "--users",
+        "/dev/null",
+        "--daily-reserve",
+        "-1"
+      ],
+      /--daily-reserve must be 0 or more/
+    ],
     [
       ["local", "--alma-url", "http://127.0.0.1:9/almaws/v1", "--api-key", "k", "--users", "/dev/null"],
       /holds no user ID/

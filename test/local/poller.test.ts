@@ -1,4 +1,4 @@
-import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { createPoller, type EventSourceMapping, type Poller, type PollerEvent } from "../../src/local/poller.js"
@@ -294,12 +294,66 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     expect(p.stats().parallel).toMatchObject({ recordsReceived: 40, recordsDeleted: 40, recordsFailed: 0, inFlight: 0 })
   })
 
+  it("gives each container one batch at a time: a container never runs two invocations at once", async () => {
+    const q = await newQueue(5)
+    await send(
+      q.url,
+      Array.from({ length: 30 }, (_, i) => `c${i}`)
+    )
+    const running = [0, 0, 0]
+    const most = [0, 0, 0]
+    const seen = [new Set<string>(), new Set<string>(), new Set<string>()]
+    const events: PollerEvent[] = []
+    const container =
+      (index: number) =>
+      async (event: SQSEvent): Promise<void> => {
+        running[index] = (running[index] ?? 0) + 1
+        most[index] = Math.max(most[index] ?? 0, running[index] ?? 0)
+        await new Promise((resolve) => setImmediate(resolve))
+        for (const r of event.Records) seen[index]?.add(r.body)
+        running[index] = (running[index] ?? 0) - 1
+      }
+    const p = poller(
+      [
+        { functionName: "fleet", queueUrl: q.url, batchSize: 3, containers: [container(0), container(1), container(2)] }
+      ],
+      events
+    )
+    await p.start()
+    await p.waitUntilDrained({ timeoutMs: 10_000 })
+    expect(seen.reduce((total, bodies) => total + bodies.size, 0)).toBe(30)
+    expect(most.every((n) => n <= 1)).toBe(true)
+    // Each invocation event names the container that ran it, and only those three ran.
+    const instances = new Set(events.flatMap((e) => (e.type === "invocation" ? [e.instance] : [])))
+    expect([...instances].every((i) => i >= 0 && i < 3)).toBe(true)
+    expect(p.stats().fleet).toMatchObject({ recordsReceived: 30, recordsDeleted: 30, recordsFailed: 0 })
+  })
+
+  it("waitUntilDrained waits for a message sent with a delay", async () => {
+    const q = await newQueue(5)
+    const processed: string[] = []
+    const p = poller([
+      {
+        functionName: "delayed",
+        queueUrl: q.url,
+        handler: async (event) => {
+          for (const r of event.Records) processed.push(r.body)
+        }
+      }
+    ])
+    await p.start()
+    await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: "later", DelaySeconds: 1 }))
+    expect((await messageCounts(client, q.url)).delayed).toBe(1)
+    await p.waitUntilDrained({ timeoutMs: 10_000 })
+    expect(processed).toEqual(["later"])
+  })
+
   it("waitUntilDrained rejects with a clear message when the queues do not drain in time", async () => {
     const q = await newQueue(30)
     await send(q.url, ["stuck"])
     const p = poller([{ functionName: "idle", queueUrl: q.url, handler: async () => undefined }])
     await expect(p.waitUntilDrained({ timeoutMs: 300 })).rejects.toThrow(
-      /Timed out after 300 ms waiting for the queues to drain: .*poll-\d+ \{"visible":1,"inFlight":0\}/
+      /Timed out after 300 ms waiting for the queues to drain: .*poll-\d+ \{"visible":1,"inFlight":0,"delayed":0\}/
     )
   })
 
@@ -341,6 +395,6 @@ describe("createPoller (Lambda SQS event source semantics)", () => {
     expect(finished).toBe(true)
     expect(p.running()).toBe(false)
     expect(p.inFlight()).toBe(0)
-    expect(await messageCounts(client, q.url)).toEqual({ visible: 0, inFlight: 0 })
+    expect(await messageCounts(client, q.url)).toEqual({ visible: 0, inFlight: 0, delayed: 0 })
   })
 })

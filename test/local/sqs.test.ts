@@ -88,7 +88,7 @@ describe("local-aws-sqs with the installed @aws-sdk/client-sqs", () => {
     const got = await receive(q.url, { max: 4 })
     expect(got).toHaveLength(4)
     // Real SQS would say 6 visible; the library says 10 (all) and 4 not visible.
-    expect(await messageCounts(client, q.url)).toEqual({ visible: 6, inFlight: 4 })
+    expect(await messageCounts(client, q.url)).toEqual({ visible: 6, inFlight: 4, delayed: 0 })
   })
 
   it("moves a message to the DLQ after 3 receives (redrive is native, at the visibility timeout)", async () => {
@@ -111,7 +111,7 @@ describe("local-aws-sqs with the installed @aws-sdk/client-sqs", () => {
       intervalMs: 50,
       description: "the message in the DLQ"
     })
-    expect(await messageCounts(client, q.url)).toEqual({ visible: 0, inFlight: 0 })
+    expect(await messageCounts(client, q.url)).toEqual({ visible: 0, inFlight: 0, delayed: 0 })
     expect((await receive(q.dlqUrl))[0]?.Body).toBe("poison")
   })
 

@@ -36,6 +36,20 @@ describe("startLocalStack", () => {
     }
   })
 
+  it("creates the Alma budget table the deployment shares the budget through: key `key`, TTL on expires_at", async () => {
+    expect(stack.budgetTable).toBe("stacktest-AlmaBudget")
+    const { Table } = await stack.clients.dynamodb.send(new DescribeTableCommand({ TableName: stack.budgetTable }))
+    expect(Table?.KeySchema).toEqual([{ AttributeName: "key", KeyType: "HASH" }])
+    expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: "key", AttributeType: "S" }])
+    expect(Table?.BillingModeSummary?.BillingMode).toBe("PAY_PER_REQUEST")
+    const { TimeToLiveDescription } = await stack.clients.dynamodb.send(
+      new DescribeTimeToLiveCommand({ TableName: stack.budgetTable })
+    )
+    expect(TimeToLiveDescription?.AttributeName).toBe("expires_at")
+    // Not in the Lambda environment: a run sets it with the budget and the fleet's size.
+    expect(Object.values(stack.env)).not.toContain(stack.budgetTable)
+  })
+
   it("enables TTL on the contract's expiry attributes", async () => {
     expect(stack.ttlEnabled).toBe(true)
     const { TimeToLiveDescription } = await stack.clients.dynamodb.send(
@@ -71,12 +85,12 @@ describe("startLocalStack", () => {
   it("counts queue and DLQ messages, and receiveAll empties a queue", async () => {
     await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.users.url, MessageBody: "LBAAJH" }))
     expect((await stack.queueCounts()).users).toEqual({
-      queue: { visible: 1, inFlight: 0 },
-      dlq: { visible: 0, inFlight: 0 }
+      queue: { visible: 1, inFlight: 0, delayed: 0 },
+      dlq: { visible: 0, inFlight: 0, delayed: 0 }
     })
     const messages = await stack.receiveAll("users")
     expect(messages.map((m) => m.Body)).toEqual(["LBAAJH"])
-    expect((await stack.queueCounts()).users.queue).toEqual({ visible: 0, inFlight: 0 })
+    expect((await stack.queueCounts()).users.queue).toEqual({ visible: 0, inFlight: 0, delayed: 0 })
     expect(await stack.drainDlq("users")).toEqual([])
   })
 
@@ -143,6 +157,8 @@ describe("startLocalStack", () => {
     expect(stack.dynamodb.pid()).not.toBe(oldPid)
     expect(oldPid !== undefined && processExists(oldPid)).toBe(false)
     expect(await stack.scanTable("users")).toEqual([])
+    // The budget table is recreated with the cache tables: the fleet falls back only while it is gone.
+    expect(await stack.scanTable(stack.budgetTable)).toEqual([])
   }, 30_000)
 
   it("stop() kills the JVM and closes every server; a second stop is harmless", async () => {
