@@ -155,4 +155,68 @@ describe("the local fleet: a runtime per container, one budget through the budge
       }).pipe(Effect.scoped),
     90_000
   )
+
+  it.live(
+    "the daily reserve pauses the whole fleet, nothing reaches a DLQ, and it resumes when the simulator's day turns",
+    () =>
+      Effect.gen(function* () {
+        const daily = 60
+        const reserve = 20
+        // The simulator's day turns when the test says so.
+        let dayOffset = 0
+        const { sim, run, refresh } = yield* fleetPipeline(
+          { users: 6, seed: 3, perSecond: Number.POSITIVE_INFINITY, daily, clock: () => Date.now() + dayOffset },
+          {
+            // Queue mode: the probe is an item function's single call. (In inline mode updateUser asks
+            // for its three lists together, and the two refused at once interrupt the third, the probe.)
+            itemRefresh: "queue",
+            almaMaxRps: 20,
+            concurrency: 2,
+            visibilityTimeoutSeconds: 10,
+            dailyReserve: reserve,
+            dailyRecheckSeconds: 1
+          }
+        )
+        const users = lightUsers(sim)
+        // Each admitted call with what was left of the day before it.
+        const calls: Array<{ readonly at: number; readonly left: number }> = []
+        sim.setCallHook(() => {
+          calls.push({ at: Date.now(), left: sim.remaining() + 1 })
+        })
+        const paused = nextLine(run.observer, (line) => line.message.includes("daily reserve reached"))
+        const resumed = nextLine(run.observer, (line) => line.message.includes("calls to Alma resumed"))
+        const refreshing = yield* Effect.forkChild(refresh(users))
+        const pause = yield* Effect.promise(() => paused.seen)
+        expect(pause.annotations.reserve).toBe(reserve)
+        expect(Number(pause.annotations.remaining)).toBeLessThan(reserve)
+        // Paused: only the fleet's probe (one per recheck period) may call Alma while it lasts.
+        const deferred = nextLine(run.observer, (line) => line.annotations.fate === "deferred")
+        yield* Effect.promise(() => deferred.seen)
+        // The calls already under way when the pause began are answered within a second; then two
+        // recheck periods hold two probes (three if one falls on the edge).
+        yield* Effect.promise(() => sleep(1_000))
+        const callsBefore = calls.length
+        yield* Effect.promise(() => sleep(2_000))
+        const probes = calls.length - callsBefore
+        expect(probes).toBeLessThanOrEqual(3)
+        // Alma's midnight: the day's budget is back, and the next probe finds it.
+        dayOffset = 86_400_000
+        const turned = Date.now()
+        const resume = yield* Effect.promise(() => resumed.seen)
+        expect(resume.at - turned).toBeLessThan(3_000)
+
+        const report = yield* Fiber.join(refreshing)
+        expect(report.lost).toEqual([])
+        expect(report.usersCached).toBe(users.length)
+        expect(report.dlq).toEqual({ users: 0, loans: 0, requests: 0, fees: 0 })
+        expect(report.deferred).toBeGreaterThan(0)
+        expect(report.almaPaused).toBeGreaterThan(0)
+        expect(sim.stats().dailyThreshold).toBe(0)
+        // Under the reserve, before the day turned: the calls already under way when the pause
+        // began (one batch's per container at most) and the probes.
+        const under = calls.filter((call) => call.at < turned && call.left <= reserve)
+        expect(under.length).toBeLessThanOrEqual(8 + probes)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })
