@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { parseAlmaError } from "../schema/AlmaErrorBody.js"
 import { parseAlmaJson } from "../schema/AlmaJson.js"
@@ -151,6 +151,7 @@ const make = Effect.gen(function* () {
   const budget = yield* AlmaBudget
   const pace = yield* AlmaPace
   const reserve = yield* DailyReserve
+  const scope = yield* Effect.scope
 
   const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }
   let rateLimited = 0
@@ -197,9 +198,8 @@ const make = Effect.gen(function* () {
    * taken is always used at once). The reserve is asked again after the slot: the reservation may
    * have brought news of a pause. Every answer's `X-Exl-Api-Remaining` is read.
    */
-  const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>
+  const send = (target: Target, path: string, urlParams: Record<string, string>, first: Admission) =>
     Effect.gen(function* () {
-      const first = yield* reserve.admit
       const key = yield* apiKey.get
       yield* budget.take
       const admission: Admission = first === "probe" ? "probe" : yield* reserve.admit
@@ -207,6 +207,16 @@ const make = Effect.gen(function* () {
       const left = remainingOf(answer.response)
       if (left !== undefined) yield* reserve.observe(left, admission)
       return answer
+    })
+  const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>
+    Effect.gen(function* () {
+      const first = yield* reserve.admit
+      if (first === "call") return yield* send(target, path, urlParams, first)
+      // The fleet's one probe of a pause runs in the service's own scope: its answer reaches the
+      // reserve even when its caller is interrupted (updateUser's sibling list calls, refused at once,
+      // interrupt it), or no probe would ever finish and the pause would outlast Alma's day.
+      const probe = yield* Effect.forkIn(send(target, path, urlParams, first), scope)
+      return yield* Fiber.join(probe)
     })
 
   const get = <S extends Schema.Top & { readonly DecodingServices: never }>(

@@ -108,6 +108,31 @@ describe("the daily reserve", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("a probe's answer lifts the pause even when its caller is interrupted (sibling list calls refused)", () => {
+    const alma = dailyAlma(101)
+    const { layer, logged } = servicesOver(alma, { ALMA_DAILY_RESERVE: "100", ALMA_DAILY_RECHECK_SECONDS: "300" })
+    return Effect.gen(function* () {
+      yield* TestClock.setTime(Date.UTC(2026, 2, 1, 12, 0, 0))
+      yield* call // 100 left
+      yield* call // 99 left: paused
+      alma.day.left = 10_000
+      yield* TestClock.adjust(Duration.seconds(300))
+      // As updateUser reads a patron: the three lists at once. One call is the probe; the others are
+      // refused at once, which interrupts the probe's fiber.
+      const patron = Alma.use((a) =>
+        Effect.all([a.loans("U1"), a.requests("U1"), a.fees("U1")], { concurrency: "unbounded" })
+      )
+      const first = yield* oneCall(Effect.flip(patron))
+      expect(first._tag).toBe("AlmaPaused")
+      yield* TestClock.adjust(Duration.seconds(1))
+      // The probe was sent and answered: its answer lifted the pause for the next patron.
+      expect(alma.calls).toHaveLength(3)
+      yield* call
+      expect(alma.calls).toHaveLength(4)
+      expect(logged("calls to Alma resumed")).toBe(1)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("resumes at Alma's midnight (UTC) with no probe due before", () => {
     const alma = dailyAlma(100)
     const { layer } = servicesOver(alma, { ALMA_DAILY_RESERVE: "100", ALMA_DAILY_RECHECK_SECONDS: "86400" })
