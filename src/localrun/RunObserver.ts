@@ -12,6 +12,29 @@ export interface ObservedCounts {
   readonly deferred: number
 }
 
+export interface SettledUser {
+  readonly fate: "succeeded" | "discarded"
+  readonly reason?: string
+  readonly seq: number
+}
+
+/** What became of each user of a refresh that began at `since` (an observer's `sequence()`). */
+export const accountUsers = (
+  userIds: ReadonlyArray<string>,
+  settled: ReadonlyMap<string, SettledUser>,
+  since: number,
+  deadUsers: ReadonlySet<string>
+) => {
+  const fresh = [...settled].filter(([, user]) => user.seq > since)
+  const cached = new Set(fresh.filter(([, user]) => user.fate === "succeeded").map(([id]) => id))
+  const discarded = new Set(fresh.filter(([, user]) => user.fate === "discarded").map(([id]) => id))
+  return {
+    cached,
+    discarded,
+    lost: userIds.filter((id) => !cached.has(id) && !discarded.has(id) && !deadUsers.has(id))
+  }
+}
+
 /** One log line of a handler, as the observer's listeners see it. */
 export interface ObservedLine {
   readonly level: string
@@ -30,6 +53,14 @@ export interface RunObserver {
   readonly layer: Layer.Layer<never>
   /** Last fate of each user ID (as sent), with the discard reason. */
   readonly users: ReadonlyMap<string, { readonly fate: ObservedFate; readonly reason?: string }>
+  /**
+   * Each user ID's last settling fate (succeeded or discarded) and when (`sequence()` then). Under
+   * at-least-once delivery a copy of a user's message may fail after another copy succeeded: the
+   * user is cached all the same, so a later `retried` line never unsettles it.
+   */
+  readonly settled: ReadonlyMap<string, SettledUser>
+  /** Record fate lines seen so far: a refresh counts what settled after its start. */
+  readonly sequence: () => number
   /** Records per function and fate (a retried record that later succeeds counts in both). */
   readonly counts: (functionName: string) => ObservedCounts
   readonly discardReasons: ReadonlyMap<string, number>
@@ -53,6 +84,8 @@ const text = (value: unknown) => (typeof value === "string" ? value : undefined)
 /** `logFile`: every line the handlers print is also appended there, for inspection after the run. */
 export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const users = new Map<string, { fate: ObservedFate; reason?: string }>()
+  const settled = new Map<string, SettledUser>()
+  let sequence = 0
   const perFunction = new Map<string, { succeeded: number; discarded: number; retried: number; deferred: number }>()
   const discardReasons = new Map<string, number>()
   let skipped = 0
@@ -71,6 +104,7 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     // A deferred record comes back as a new message: it has no fate yet.
     if (fate === "deferred") counts.deferred++
     if (fate !== "succeeded" && fate !== "discarded" && fate !== "retried") return
+    sequence++
     counts[fate]++
     if (typeof annotations.skipped === "number") skipped += annotations.skipped
     const reason = text(annotations.reason)
@@ -78,6 +112,9 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     const userId = text(annotations.userID)
     if (functionName === "updateUser" && userId !== undefined) {
       users.set(userId, reason === undefined ? { fate } : { fate, reason })
+      if (fate !== "retried") {
+        settled.set(userId, reason === undefined ? { fate, seq: sequence } : { fate, reason, seq: sequence })
+      }
     }
   }
 
@@ -107,6 +144,8 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   return {
     layer: Layer.mergeAll(Logger.layer([logger]), Layer.succeed(Console.Console, console)),
     users,
+    settled,
+    sequence: () => sequence,
     counts: (functionName) => ({ ...(perFunction.get(functionName) ?? emptyCounts()) }),
     discardReasons,
     skipped: () => skipped,

@@ -13,7 +13,7 @@ import {
   type Instances,
   usageDelta
 } from "./fleet.js"
-import { makeRunObserver } from "./RunObserver.js"
+import { accountUsers, makeRunObserver } from "./RunObserver.js"
 
 /** One refresh on a fresh embedded stack (`lag-buc local`, `npm start`): the pipeline and the refresh. */
 export interface LocalRunOptions extends PipelineOptions, RefreshOptions {
@@ -217,7 +217,6 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
     const started = Date.now()
     const usageBefore = yield* Effect.promise(almaUsage)
     const before = new Map(functionNames.map((name) => [name, observer.counts(name)]))
-    const usersBefore = new Map(observer.users)
     const reasonsBefore = new Map(observer.discardReasons)
     const skippedBefore = observer.skipped()
     const tally = (name: (typeof functionNames)[number]): ItemTally => {
@@ -229,8 +228,9 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
         retried: now.retried - then.retried
       }
     }
-    // A user's fate in this refresh: its latest log line, if it is newer than the previous refresh's.
-    const usersNow = () => [...observer.users.entries()].filter(([id, fate]) => usersBefore.get(id) !== fate)
+    // The users settled (cached or discarded) since this refresh began.
+    const since = observer.sequence()
+    const settledNow = () => [...observer.settled.values()].filter((user) => user.seq > since)
 
     const enqueued = yield* enqueueUserIds(stack.clients.sqs, stack.queues.users.url, refreshOptions.userIds)
     if (enqueued.failed > 0) {
@@ -242,7 +242,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       const counts = yield* Effect.tryPromise({ try: () => stack.queueCounts(), catch: failed("queue counts") })
       const progress: LocalRunProgress = {
         usersIn: refreshOptions.userIds.length,
-        usersDone: usersNow().filter(([, u]) => u.fate !== "retried").length,
+        usersDone: settledNow().length,
         loans: tally("updateLoan"),
         requests: tally("updateRequest"),
         fees: tally("updateFee"),
@@ -283,9 +283,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       catch: failed("users DLQ")
     })
     const deadUsers = new Set(inUsersDlq.map((message) => (message.Body ?? "").trim()))
-    const fates = usersNow()
-    const cached = new Set(fates.filter(([, u]) => u.fate === "succeeded").map(([id]) => id))
-    const discarded = new Set(fates.filter(([, u]) => u.fate === "discarded").map(([id]) => id))
+    const { cached, lost } = accountUsers(refreshOptions.userIds, observer.settled, since, deadUsers)
     const reasons: Record<string, number> = {}
     for (const [reason, count] of observer.discardReasons) {
       const delta = count - (reasonsBefore.get(reason) ?? 0)
@@ -309,7 +307,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       skipped: observer.skipped() - skippedBefore,
       durationMs: Date.now() - started,
       items: { loans: final.progress.loans, requests: final.progress.requests, fees: final.progress.fees },
-      lost: refreshOptions.userIds.filter((id) => !cached.has(id) && !discarded.has(id) && !deadUsers.has(id)),
+      lost,
       logFile: options.logFile
     }
     return result

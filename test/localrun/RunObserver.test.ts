@@ -1,0 +1,42 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { accountUsers, makeRunObserver } from "../../src/localrun/RunObserver.js"
+
+/** A handler's fate line for a user, logged through the observer as the handlers' runtime does. */
+const fateLine = (observer: ReturnType<typeof makeRunObserver>, userID: string, fate: string) =>
+  Effect.logInfo("record").pipe(
+    Effect.annotateLogs({ function: "updateUser", userID, fate }),
+    Effect.provide(observer.layer)
+  )
+
+describe("what became of each user of a local run", () => {
+  it.effect("a user one copy cached stays cached when another copy of its message fails later (at-least-once)", () =>
+    Effect.gen(function* () {
+      const observer = makeRunObserver(undefined)
+      const since = observer.sequence()
+      // The reliability test's run: retried (out of time), cached, then the redelivered copy failed.
+      yield* fateLine(observer, "MIXED case 01", "retried")
+      yield* fateLine(observer, "MIXED case 01", "succeeded")
+      yield* fateLine(observer, "MIXED case 01", "retried")
+      yield* fateLine(observer, "U2", "retried")
+      yield* fateLine(observer, "U3", "discarded")
+      const result = accountUsers(["MIXED case 01", "U2", "U3", "U4"], observer.settled, since, new Set(["U4"]))
+      expect([...result.cached]).toEqual(["MIXED case 01"])
+      expect([...result.discarded]).toEqual(["U3"])
+      // U2 only ever failed and is in no DLQ: that, and only that, is a loss.
+      expect(result.lost).toEqual(["U2"])
+    })
+  )
+
+  it.effect("a second refresh counts only what settled after it began", () =>
+    Effect.gen(function* () {
+      const observer = makeRunObserver(undefined)
+      yield* fateLine(observer, "U1", "succeeded")
+      const since = observer.sequence()
+      yield* fateLine(observer, "U1", "retried")
+      const result = accountUsers(["U1"], observer.settled, since, new Set())
+      expect([...result.cached]).toEqual([])
+      expect(result.lost).toEqual(["U1"])
+    })
+  )
+})
