@@ -210,12 +210,13 @@ const dashboardBody = async ({ resolveVariable }) => {
   const budget = Number(await resolveVariable("param:almaBudget"))
   const threshold = Number(await resolveVariable("param:almaThreshold"))
   const reserve = Number(await resolveVariable("param:almaDailyReserve"))
+  // The functions' metrics carry the stage as a dimension: the dashboard shows this stage's only,
+  // whatever other stage shares the account and region.
+  const stageName = String(await resolveVariable("sls:stage"))
+  const ours = (metricName, functionName) => [NAMESPACE, metricName, "Function", functionName, "Stage", stageName]
 
   const calls = FUNCTIONS.map((name) => [
-    NAMESPACE,
-    "AlmaCalls",
-    "Function",
-    name,
+    ...ours("AlmaCalls", name),
     { id: idOf("calls", name), stat: "Sum", visible: false }
   ])
   const rates = FUNCTIONS.map((name) => [
@@ -229,7 +230,7 @@ const dashboardBody = async ({ resolveVariable }) => {
     }
   ]
   const perFunction = (metricName, options = {}) =>
-    FUNCTIONS.map((name) => [NAMESPACE, metricName, "Function", name, { label: name, ...options }])
+    FUNCTIONS.map((name) => [...ours(metricName, name), { label: name, ...options }])
 
   const widgets = [
     graph({
@@ -270,7 +271,7 @@ const dashboardBody = async ({ resolveVariable }) => {
         width: 6,
         stat: "Sum",
         stacked: true,
-        metrics: FATES.map((fate) => [NAMESPACE, fate, "Function", name, { label: fate }])
+        metrics: FATES.map((fate) => [...ours(fate, name), { label: fate }])
       })
     ),
     graph({
@@ -293,7 +294,7 @@ const dashboardBody = async ({ resolveVariable }) => {
       y: 12,
       width: 6,
       stat: "Sum",
-      metrics: [[NAMESPACE, "TooLarge", "Function", "updateUser", { label: "updateUser" }]]
+      metrics: [[...ours("TooLarge", "updateUser"), { label: "updateUser" }]]
     })
   ]
   return { "Fn::Sub": JSON.stringify({ widgets }) }

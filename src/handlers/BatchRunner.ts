@@ -88,6 +88,7 @@ export const processBatch =
       const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
       yield* emitMetrics(
         spec.name,
+        config.stage,
         {
           received: reports.length,
           succeeded: count("succeeded"),

@@ -32,8 +32,12 @@ const units: ReadonlyArray<[Exclude<keyof InvocationMetrics, "almaRemaining">, s
 
 export const metricsNamespace = "lag-buc"
 
-/** EMF must be a whole JSON line of its own, so it is printed, not logged through the JSON logger. */
-export const emitMetrics = (functionName: string, metrics: InvocationMetrics, timestamp: number) => {
+/**
+ * EMF must be a whole JSON line of its own, so it is printed, not logged through the JSON logger.
+ * Every metric is per function and stage: stg and prod may share an account and region, and each
+ * stage's alarms and dashboard select its own `Stage` only.
+ */
+export const emitMetrics = (functionName: string, stage: string, metrics: InvocationMetrics, timestamp: number) => {
   const remaining: Array<[string, number]> =
     metrics.almaRemaining === undefined ? [] : [["AlmaRemaining", metrics.almaRemaining]]
   return Console.log(
@@ -43,7 +47,7 @@ export const emitMetrics = (functionName: string, metrics: InvocationMetrics, ti
         CloudWatchMetrics: [
           {
             Namespace: metricsNamespace,
-            Dimensions: [["Function"]],
+            Dimensions: [["Function", "Stage"]],
             Metrics: [...units.map(([, name]) => name), ...remaining.map(([name]) => name)].map((name) => ({
               Name: name,
               Unit: "Count"
@@ -52,6 +56,7 @@ export const emitMetrics = (functionName: string, metrics: InvocationMetrics, ti
         ]
       },
       Function: functionName,
+      Stage: stage,
       ...Object.fromEntries(units.map(([key, name]) => [name, metrics[key]])),
       ...Object.fromEntries(remaining)
     })

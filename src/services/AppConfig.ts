@@ -49,6 +49,7 @@ export const EnvironmentSchema = Schema.Struct({
   REQUEST_TTL_SECONDS: Schema.optionalKey(PositiveInt),
   FEE_TTL_SECONDS: Schema.optionalKey(PositiveInt),
   BATCH_CONCURRENCY: Schema.optionalKey(PositiveInt),
+  STAGE: Schema.optionalKey(Text),
   AWS_REGION: Schema.optionalKey(Text),
   AWS_ENDPOINT_URL: Schema.optionalKey(HttpUrl),
   AWS_ENDPOINT_URL_DYNAMODB: Schema.optionalKey(HttpUrl),
@@ -116,6 +117,11 @@ export interface Settings {
   readonly itemRefresh: "queue" | "inline"
   readonly expiry: ExpiryPolicy
   readonly batchConcurrency: number
+  /**
+   * The deployed stage (`STAGE`: stg or prod), the `Stage` dimension of every metric, so that stages
+   * in one account and region keep their alarms and dashboards apart; "local" when unset.
+   */
+  readonly stage: string
   readonly aws: AwsSettings
 }
 
@@ -207,6 +213,7 @@ const toSettings = (env: Environment): Settings => {
       fee: seconds(env.FEE_TTL_SECONDS, defaultExpiry.day14)
     },
     batchConcurrency: env.BATCH_CONCURRENCY ?? 5,
+    stage: env.STAGE ?? "local",
     aws: awsSettingsOf(env)
   }
 }

@@ -424,8 +424,10 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       expect(at(query, "MetricStat", "Period")).toBe(300)
       expect(at(query, "MetricStat", "Metric", "Namespace")).toBe("lag-buc")
       expect(at(query, "MetricStat", "Metric", "MetricName")).toBe("Deferred")
-      expect(arrayAt(query, "MetricStat", "Metric", "Dimensions")).toHaveLength(1)
+      // This stage's metrics only: another stage in the account and region does not set this alarm off.
+      expect(arrayAt(query, "MetricStat", "Metric", "Dimensions")).toHaveLength(2)
       expect(at(query, "MetricStat", "Metric", "Dimensions", 0, "Name")).toBe("Function")
+      expect(at(query, "MetricStat", "Metric", "Dimensions", 1)).toEqual({ Name: "Stage", Value: stage })
       return { id: String(at(query, "Id")), name: String(at(query, "MetricStat", "Metric", "Dimensions", 0, "Value")) }
     })
     expect(summed.map(({ name }) => name).sort()).toEqual([...functionNames].sort())
@@ -441,7 +443,10 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       AlarmName: `lag-buc-${stage}-user-record-too-large`,
       Namespace: "lag-buc",
       MetricName: "TooLarge",
-      Dimensions: [{ Name: "Function", Value: "updateUser" }],
+      Dimensions: [
+        { Name: "Function", Value: "updateUser" },
+        { Name: "Stage", Value: stage }
+      ],
       Statistic: "Sum",
       Period: 300,
       EvaluationPeriods: 1,
@@ -517,8 +522,10 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     for (const metric of metrics.filter(
       (metric) => metric.expression === undefined && metric.namespace !== "AWS/SQS"
     )) {
+      // This stage's metrics only, not summed with another stage's in the account and region.
       expect(metric.namespace).toBe("lag-buc")
-      expect(Object.keys(metric.dimensions)).toEqual(["Function"])
+      expect(Object.keys(metric.dimensions)).toEqual(["Function", "Stage"])
+      expect(metric.dimensions.Stage).toBe(stage)
     }
     const depths = named("ApproximateNumberOfMessagesVisible")
     expect(depths.map((metric) => metric.dimensions.QueueName).sort()).toEqual([
@@ -625,6 +632,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       ALMA_DAILY_RECHECK_SECONDS: expected.almaDailyRecheckSeconds,
       ITEM_REFRESH: expected.itemRefresh,
       BATCH_CONCURRENCY: "5",
+      STAGE: stage,
       NODE_OPTIONS: "--enable-source-maps"
     }
     for (const name of functionNames) {

@@ -230,9 +230,37 @@ describe("a batch", () => {
     await stack.handler(feeBatch)(sqsEvent([["m1", '{"userID":"U1","feeID":"F1"}']]), lambdaContext())
     const emf = metricsLine(stack)
     expect(emf?._aws).toMatchObject({
-      CloudWatchMetrics: [{ Namespace: "lag-buc", Dimensions: [["Function"]] }]
+      CloudWatchMetrics: [{ Namespace: "lag-buc", Dimensions: [["Function", "Stage"]] }]
     })
-    expect(emf).toMatchObject({ Function: "updateFee", Received: 1, Discarded: 1, Retried: 0, Alma429: 0 })
+    expect(emf).toMatchObject({
+      Function: "updateFee",
+      Stage: "local",
+      Received: 1,
+      Discarded: 1,
+      Retried: 0,
+      Alma429: 0
+    })
+  })
+
+  it("gives each stage's EMF line its own Stage, so one stage's alarms never read another's metrics", async () => {
+    const lineOf = async (stage: string) => {
+      const stack = makeMemoryStack({ U1: patron() }, { STAGE: stage })
+      await stack.handler(feeBatch)(sqsEvent([["m1", '{"userID":"U1","feeID":"F1"}']]), lambdaContext())
+      return metricsLine(stack)
+    }
+    const stg = await lineOf("stg")
+    const prod = await lineOf("prod")
+    expect(stg).toMatchObject({ Function: "updateFee", Stage: "stg" })
+    expect(prod).toMatchObject({ Function: "updateFee", Stage: "prod" })
+    // The same invocation in two stages: both under the Stage dimension, the values differing by Stage only.
+    for (const line of [stg, prod]) {
+      expect(line?._aws).toMatchObject({
+        CloudWatchMetrics: [{ Namespace: "lag-buc", Dimensions: [["Function", "Stage"]] }]
+      })
+    }
+    const { Stage: _stg, _aws: _stgAws, ...stgValues } = stg ?? {}
+    const { Stage: _prod, _aws: _prodAws, ...prodValues } = prod ?? {}
+    expect(stgValues).toEqual(prodValues)
   })
 
   it("an empty event is an empty answer", async () => {

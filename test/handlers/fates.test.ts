@@ -295,11 +295,12 @@ describe("the batch runner's report of each record", () => {
 })
 
 describe("the EMF line", () => {
-  it.effect("declares every metric as a Count under the Function dimension, and gives each its value", () =>
+  it.effect("declares every metric as a Count under the Function and Stage dimensions, and gives each its value", () =>
     Effect.gen(function* () {
       const capture = makeCapture()
       yield* emitMetrics(
         "updateLoan",
+        "prod",
         {
           received: 7,
           succeeded: 1,
@@ -331,12 +332,13 @@ describe("the EMF line", () => {
             CloudWatchMetrics: [
               {
                 Namespace: "lag-buc",
-                Dimensions: [["Function"]],
+                Dimensions: [["Function", "Stage"]],
                 Metrics: names.map((Name) => ({ Name, Unit: "Count" }))
               }
             ]
           },
           Function: "updateLoan",
+          Stage: "prod",
           Received: 7,
           Succeeded: 1,
           Discarded: 2,
@@ -365,7 +367,9 @@ describe("the EMF line", () => {
         almaCalls: 3,
         alma429: 0
       }
-      yield* emitMetrics("updateUser", { ...counts, almaRemaining: 41_234 }, 1).pipe(Effect.provide(capture.layer))
+      yield* emitMetrics("updateUser", "stg", { ...counts, almaRemaining: 41_234 }, 1).pipe(
+        Effect.provide(capture.layer)
+      )
       const [line] = capture.json()
       expect(line).toMatchObject({ AlmaRemaining: 41_234 })
       expect(JSON.stringify(line)).toContain('{"Name":"AlmaRemaining","Unit":"Count"}')
