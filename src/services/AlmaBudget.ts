@@ -2,7 +2,7 @@ import { Clock, Context, Deferred, Duration, Effect, Layer, Ref, Result } from "
 import { RateLimiter } from "effect/persistence"
 import { AlmaPace } from "./AlmaPace.js"
 import { AppConfig } from "./AppConfig.js"
-import { almaItemKey } from "./BudgetTable.js"
+import { almaItemKey, requestTimeout } from "./BudgetTable.js"
 
 /**
  * When this instance may make its next Alma call, under the stage's budget: one token bucket of
@@ -36,8 +36,13 @@ export const lateness = Duration.millis(20)
  * much again between the check and the request leaving (a busy event loop).
  */
 const margin = 2 * Duration.toMillis(lateness)
-/** The most slots are asked for ahead of the store's answer. */
-const maxLead = 100
+/**
+ * The most slots are asked for ahead of the store's answer: the table's own request bound. A table
+ * that answers later than that has failed (BudgetTable's timeout), and the fallback takes over.
+ */
+const maxLead = Duration.toMillis(requestTimeout)
+/** Reservations in a row whose every slot came too late to use: the table is too slow, fall back. */
+export const staleLimit = 3
 
 /**
  * A clock standing at `at` for the store's whole operation (retries included), so that the delay
@@ -125,9 +130,14 @@ export class AlmaBudget extends Context.Service<
       const mode = yield* Ref.make<Mode>({ _tag: "store" })
       let reservations = 0
       let reserved = 0
+      /** Reservations in a row whose every slot came too late to use. */
+      let stale = 0
 
-      /** The store's recent round trip (moving average, ms): how far ahead slots are asked for. */
-      let roundTrip = 0
+      /**
+       * Each store's recent round trip (ms): how far ahead slots are asked for. The table's and the
+       * fallback's in-memory store are kept apart: a slow table must not delay the fallback's slots.
+       */
+      const roundTrips = new Map<RateLimiter.RateLimiter, number>()
 
       /**
        * `count` slots from a bucket refilled at `ceiling` calls/s, each costing what a call at
@@ -135,14 +145,20 @@ export class AlmaBudget extends Context.Service<
        */
       const slotsFrom = (limiter: RateLimiter.RateLimiter, key: string, ceiling: number, rate: number, count: number) =>
         Effect.gen(function* () {
+          // Whole calls per second: at 7.3 calls/s, slots (1 s + margin) / 7.3 apart would put 8 in one
+          // sliding second. So a rate is taken down to a whole number (an AIMD cut's 25.6 is 25); a
+          // rate under 1 stays as it is (one call every 1 / rate seconds).
+          const whole = (perSecond: number) => (perSecond >= 1 ? Math.floor(perSecond) : perSecond)
+          const bucket = whole(ceiling)
           // Effect's limiter takes no window under 1 ms: a ceiling over ~960 calls/s acts as that.
-          const window = Math.max(1, (1000 + margin) / ceiling)
-          const price = Math.max(unitsPerCall, Math.ceil((unitsPerCall * ceiling) / Math.min(ceiling, rate)))
+          const window = Math.max(1, (1000 + margin) / bucket)
+          const price = Math.max(unitsPerCall, Math.ceil((unitsPerCall * bucket) / whole(Math.min(ceiling, rate))))
           const clock = yield* Clock.Clock
           const sent = clock.currentTimeMillisUnsafe()
           // Slots are asked for from when the answer is expected on: an idle bucket's first slot is
           // then not already late when it arrives (a busy bucket's slots are later anyway). The
           // store sees that time throughout, so that its answer is counted from it exactly.
+          const roundTrip = roundTrips.get(limiter) ?? 0
           const lead = Math.min(maxLead, roundTrip)
           const start = sent + lead
           const answer = yield* limiter
@@ -155,19 +171,22 @@ export class AlmaBudget extends Context.Service<
               tokens: price * count
             })
             .pipe(Effect.provideService(Clock.Clock, standingAt(clock, start)))
-          roundTrip = 0.8 * roundTrip + 0.2 * (clock.currentTimeMillisUnsafe() - sent)
+          // Up at once, down slowly: a slot asked for too early arrives stale and is lost to the fleet.
+          const took = clock.currentTimeMillisUnsafe() - sent
+          roundTrips.set(limiter, Math.max(took, 0.8 * roundTrip + 0.2 * took))
           const last = start + Duration.toMillis(answer.delay)
           const spacing = (price * window) / unitsPerCall
           return Array.from({ length: count }, (_, index) => Math.max(start, last - (count - 1 - index) * spacing))
         })
 
       const fallbackShare = (rate: number) => rate / options.fleetInstances
+      const usableAt = (now: number) => (at: number) => at + late >= now
 
       const every = Duration.toMillis(options.probeEvery ?? probeEvery)
       const scope = yield* Effect.scope
 
-      /** The store failed: this instance is on its share until the table answers again. */
-      const fallBack = (failure: RateLimiter.RateLimiterError) =>
+      /** The store failed, or answers too late: this instance is on its share until it answers in time again. */
+      const fallBack = (cause: string) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const before = yield* Ref.getAndUpdate(
@@ -184,7 +203,7 @@ export class AlmaBudget extends Context.Service<
                 share: fallbackShare(options.budget),
                 budget: options.budget,
                 fleetInstances: options.fleetInstances,
-                cause: failure.message
+                cause
               })
             )
           }
@@ -198,7 +217,12 @@ export class AlmaBudget extends Context.Service<
         Effect.gen(function* () {
           reservations++
           const answer = yield* Effect.result(slotsFrom(fleet, options.key, options.budget, rate, 1))
-          if (Result.isFailure(answer)) return yield* fallBack(answer.failure)
+          if (Result.isFailure(answer)) return yield* fallBack(answer.failure.message)
+          // Answered, but too late for its slot to be used: still too slow to share the budget by.
+          if (!answer.success.some(usableAt(yield* Clock.currentTimeMillis))) {
+            return yield* fallBack("the budget table answers too late to use its slots")
+          }
+          stale = 0
           const before = yield* Ref.getAndSet(mode, { _tag: "store" })
           if (before._tag === "fallback") {
             yield* Effect.logInfo("Alma budget table answers again: fleet budget shared again").pipe(
@@ -215,8 +239,17 @@ export class AlmaBudget extends Context.Service<
           if (current._tag === "store") {
             reservations++
             const answer = yield* Effect.result(slotsFrom(fleet, options.key, options.budget, rate, count))
-            if (Result.isSuccess(answer)) return answer.success
-            yield* fallBack(answer.failure)
+            if (Result.isSuccess(answer)) {
+              // A table slower than its slots (not failing, only late) would otherwise have every call
+              // reserve again for ever, each stale slot lost to the fleet.
+              const usable = answer.success.some(usableAt(yield* Clock.currentTimeMillis))
+              stale = usable ? 0 : stale + 1
+              if (stale >= staleLimit) {
+                yield* fallBack(`the budget table answered ${stale} reservations in a row too late to use their slots`)
+              }
+              return answer.success
+            }
+            yield* fallBack(answer.failure.message)
           } else if (now >= current.retryAt) {
             yield* Ref.set(mode, { ...current, retryAt: now + every })
             yield* Effect.forkIn(probe(rate), scope)
@@ -229,8 +262,6 @@ export class AlmaBudget extends Context.Service<
             count
           ).pipe(Effect.orDie)
         })
-
-      const usableAt = (now: number) => (at: number) => at + late >= now
 
       const nextStep = (now: number) =>
         Ref.modify(slots, (state): readonly [Step, Slots] => {
