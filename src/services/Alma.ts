@@ -205,7 +205,8 @@ const make = Effect.gen(function* () {
       const admission: Admission = first === "probe" ? "probe" : yield* reserve.admit
       const answer = yield* exchange(target, path, urlParams, key)
       const left = remainingOf(answer.response)
-      if (left !== undefined) yield* reserve.observe(left, admission)
+      const served = answer.response.status >= 200 && answer.response.status < 300
+      if (left !== undefined || (served && admission === "probe")) yield* reserve.observe(left, admission)
       return answer
     })
   const attempt = (target: Target, path: string, urlParams: Record<string, string>) =>

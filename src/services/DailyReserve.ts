@@ -73,7 +73,12 @@ export class DailyReserve extends Context.Service<
     /** Before a call: fails with `AlmaPaused` while the fleet is paused, unless this call is the probe. */
     readonly admit: Effect.Effect<Admission, AlmaPaused>
     /** An answer's `X-Exl-Api-Remaining`; `admission` is how its call was admitted. */
-    readonly observe: (remaining: number, admission: Admission) => Effect.Effect<void>
+    /**
+     * `undefined`: a successful answer that carried no readable count. It tells nothing, except to a
+     * probe: Alma served it, so the day's budget is back (else a pause begun by a header-less 429
+     * would be probed for ever and never lifted).
+     */
+    readonly observe: (remaining: number | undefined, admission: Admission) => Effect.Effect<void>
     readonly status: Effect.Effect<ReserveStatus>
   }
 >()("lag-buc/services/DailyReserve") {
@@ -148,12 +153,12 @@ export class DailyReserve extends Context.Service<
         Effect.map((outcome): Admission => (outcome === "probe" ? "probe" : "call"))
       )
 
-      const observeOnce = (left: number, admission: Admission) =>
+      const observeOnce = (left: number | undefined, admission: Admission) =>
         Effect.gen(function* () {
           const seen = yield* cell.get
           const pause = seen.state
           const now = yield* Clock.currentTimeMillis
-          if (short(left)) {
+          if (left !== undefined && short(left)) {
             if (pause !== undefined && admission === "call") return "done" as const
             const next: Pause =
               pause === undefined
@@ -170,8 +175,8 @@ export class DailyReserve extends Context.Service<
           yield* logResumed
           return "done" as const
         })
-      const observe = (left: number, admission: Admission) =>
-        Ref.set(remaining, left).pipe(
+      const observe = (left: number | undefined, admission: Admission) =>
+        (left === undefined ? Effect.void : Ref.set(remaining, left)).pipe(
           Effect.andThen(observeOnce(left, admission)),
           Effect.repeat({ while: (outcome) => outcome === "again", times: 3 }),
           Effect.asVoid

@@ -133,6 +133,44 @@ describe("the daily reserve", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect(
+    "a probe Alma serves without X-Exl-Api-Remaining lifts a pause a header-less 429 DAILY_THRESHOLD began",
+    () => {
+      const midnight = Date.UTC(2026, 2, 2)
+      // The day's last calls refused with no header; after midnight every answer 200, no header either.
+      const alma = clockedAlma((now) =>
+        now < midnight
+          ? {
+              status: 429,
+              body: JSON.stringify({
+                errorsExist: true,
+                errorList: { error: [{ errorCode: "DAILY_THRESHOLD", errorMessage: "", trackingId: "E" }] }
+              }),
+              headers: {}
+            }
+          : { status: 200, body: JSON.stringify({ fee: [], total_record_count: 0 }), headers: {} }
+      )
+      const { layer, logged } = servicesOver(
+        { ...alma, day: { left: 0 } },
+        {
+          ALMA_DAILY_RESERVE: "100",
+          ALMA_DAILY_RECHECK_SECONDS: "60"
+        }
+      )
+      return Effect.gen(function* () {
+        yield* TestClock.setTime(midnight - 60_000)
+        expect(yield* refused).toMatchObject({ _tag: "AlmaRateLimited", threshold: "daily" })
+        expect(yield* refused).toMatchObject({ _tag: "AlmaPaused" })
+        yield* TestClock.setTime(midnight + 1_000)
+        yield* call // the midnight probe, served: the pause is lifted
+        yield* call
+        yield* call
+        expect(alma.calls).toHaveLength(4)
+        expect(logged("calls to Alma resumed")).toBe(1)
+      }).pipe(Effect.provide(layer))
+    }
+  )
+
   it.effect("resumes at Alma's midnight (UTC) with no probe due before", () => {
     const alma = dailyAlma(100)
     const { layer } = servicesOver(alma, { ALMA_DAILY_RESERVE: "100", ALMA_DAILY_RECHECK_SECONDS: "86400" })
