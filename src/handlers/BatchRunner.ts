@@ -42,6 +42,9 @@ interface RecordReport {
   readonly deferredUntil?: number | undefined
 }
 
+/** The most the deferred records' redelivery may take, within the time `reserveFor` keeps. */
+const redeliveryTime = Duration.seconds(2)
+
 /** A deferred record comes back no sooner than this, so that a pause already over is not spun on. */
 export const minimumDeferral = Duration.seconds(1)
 
@@ -183,7 +186,11 @@ const redeliverDeferred = (reports: ReadonlyArray<RecordReport>) =>
         body: record.body,
         attributes: toMessageAttributes(record)
       }))
-      const failed = yield* queues.redeliver(queueArn, messages, delay)
+      // Within the time kept for the runner's own work: a send that takes longer leaves the records
+      // on the queue (retried); a copy it did send meanwhile is a duplicate, which is harmless.
+      const failed = yield* queues
+        .redeliver(queueArn, messages, delay)
+        .pipe(Effect.timeoutOrElse({ duration: redeliveryTime, orElse: () => Effect.succeed(messages) }))
       for (const message of failed) unsent.add(message.messageId)
       if (failed.length > 0) {
         yield* Effect.logWarning("deferred records could not be put back on their queue: retried instead").pipe(

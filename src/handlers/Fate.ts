@@ -51,7 +51,11 @@ export const verdictOf = (failure: RecordFailure): FailureVerdict => {
     case "AlmaListMoved":
       return { fate: "retried", level: "Warning" }
     case "AlmaRateLimited":
-      return { fate: "retried", level: failure.threshold === "daily" ? "Error" : "Warning" }
+      // The day's budget is spent: the fleet is paused now (DailyReserve), and the record waits it
+      // out like those refused after it, without a receive counted against it.
+      return failure.threshold === "daily"
+        ? { fate: "deferred", level: "Warning" }
+        : { fate: "retried", level: "Warning" }
     case "AlmaUnauthorized":
       return { fate: "retried", level: "Error" }
     case "AlmaUnavailable":

@@ -40,7 +40,6 @@ const metricsLine = (stack: ReturnType<typeof makeMemoryStack>) =>
 describe("the fate of each record", () => {
   const cases = [
     ["Alma per-second threshold after retries", new AlmaRateLimited({ threshold: "per-second" }), "Warning"],
-    ["Alma daily threshold", new AlmaRateLimited({ threshold: "daily" }), "Error"],
     ["Alma 5xx", new AlmaUnavailable({ reason: "server", status: 503 }), "Warning"],
     ["Alma timeout", new AlmaUnavailable({ reason: "timeout" }), "Warning"],
     ["Alma unauthorized", new AlmaUnauthorized({ status: 400, code: "UNAUTHORIZED" }), "Error"],
@@ -190,7 +189,7 @@ describe("a batch", () => {
   it("of 10 with mixed outcomes returns exactly the failing messageIds, one fate each", async () => {
     const patrons = Object.fromEntries(["A", "B", "C", "D", "E"].map((id) => [id, patron([loan(`${id}1`)])]))
     const stack = makeMemoryStack(patrons)
-    stack.alma.failures.set("RATE", new AlmaRateLimited({ threshold: "daily" }))
+    stack.alma.failures.set("RATE", new AlmaRateLimited({ threshold: "per-second" }))
     stack.alma.failures.set("DOWN", new AlmaUnavailable({ reason: "server", status: 500 }))
     const bodies: Array<[string, string]> = [
       ["m0", "A"],

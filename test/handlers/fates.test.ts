@@ -44,7 +44,6 @@ describe("the fate table (verdictOf)", () => {
     [new AlmaAmbiguous({ entity: "loan", id: "L", status: 400, code: "401652" }), "Warning"],
     [new AlmaListMoved({ endpoint: "loans", detail: "d" }), "Warning"],
     [new AlmaRateLimited({ threshold: "per-second" }), "Warning"],
-    [new AlmaRateLimited({ threshold: "daily" }), "Error"],
     [new AlmaUnauthorized({ status: 401, code: "401" }), "Error"],
     [new AlmaUnavailable({ reason: "server" }), "Warning"],
     [new AlmaBadResponse({ endpoint: "loans", status: 200 }), "Error"],
@@ -61,6 +60,9 @@ describe("the fate table (verdictOf)", () => {
   ] as const
   it.each(table)("%s: retried, logged at %s", (failure, level) => {
     expect(verdictOf(failure)).toEqual({ fate: "retried", level })
+  })
+  it("a 429 DAILY_THRESHOLD: deferred, logged as a warning (the fleet is paused from then on)", () => {
+    expect(verdictOf(new AlmaRateLimited({ threshold: "daily" }))).toEqual({ fate: "deferred", level: "Warning" })
   })
   it("AlmaPaused: deferred, logged at Info (the pause itself is logged once, by DailyReserve)", () => {
     const paused = new AlmaPaused({ remaining: 9, since: "s", resumeAt: "r", nextProbeAt: "n" })
@@ -177,6 +179,21 @@ describe("a record deferred by the daily reserve's pause", () => {
         })
         expect(emf).toMatchObject({ Received: 3, Succeeded: 1, Retried: 0, Deferred: 2 })
       })
+  )
+
+  it.effect("a 429 DAILY_THRESHOLD is deferred too (back in a second, to meet the pause it began)", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(now)
+      const { response, redelivered, emf } = yield* runBatch(
+        () => Effect.fail(new AlmaRateLimited({ threshold: "daily" })),
+        ["d"]
+      )
+      expect(response.batchItemFailures).toEqual([])
+      expect(redelivered.get("arn:aws:sqs:eu-west-2:000000000000:test")).toEqual([
+        { messageId: "m0", body: "d", delaySeconds: 1 }
+      ])
+      expect(emf).toMatchObject({ Deferred: 1, Retried: 0 })
+    })
   )
 
   it.effect("waits at most SQS's 15 minutes, and at least a second when the probe time has passed", () =>
