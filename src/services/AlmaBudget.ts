@@ -13,20 +13,28 @@ import { almaItemKey, requestTimeout } from "./BudgetTable.js"
  *
  * - **Slots, taken in small batches.** The calls of this instance waiting at one moment reserve
  *   their slots together, with a few spares for its next calls, one request for all of them (at
- *   most `maxBatch`), each then waiting for its own. A slot is only used on time: a call woken more than `lateness` after its slot (a busy
- *   event loop) gives it up and reserves another. Slots are spaced `(1 s + lateness) / rate`
- *   apart, so however late within that margin each call goes, no sliding second holds more than
- *   `⌈rate⌉` calls of the fleet. The margin costs 2% of the budget.
+ *   most `maxBatch`), each then waiting for its own. A slot is only used on time: a call woken
+ *   more than `lateness` after its slot (a busy event loop) gives it up and reserves another.
+ *   Slots are spaced `(1 s + 2 × lateness) / ⌊rate⌋` apart (a rate under 1 as it is), so however
+ *   late within that margin each call goes, no sliding second holds more than `⌊rate⌋` calls of
+ *   the fleet. The margin costs 4% of the budget.
+ * - **Asked for ahead of the answer.** Slots are asked for from when the store's answer is
+ *   expected (its last round trip, up at once and down slowly, at most its 1 s request bound), so
+ *   an idle bucket's first slot is not already stale when it arrives. A store that answers
+ *   `staleLimit` reservations in a row too late for their slots counts as failed (below).
  * - **The pace as the price of a call.** The bucket refills at the budget's rate, in hundredths of
  *   a call; a call costs `⌈100 × budget / rate⌉` of them. Changing the rate changes only the price,
  *   never the bucket, so a slot reserved at one rate is never handed out again at another.
- * - **`ALMA_MAX_RPS`**, when under the budget, caps this instance alone: a bucket of its own, taken
- *   before the fleet's slot (so that a slot is never held while waiting for it).
- * - **When the store fails** (the table unreachable, throttled or slow: each request is bounded),
- *   the instance falls back to its conservative share, `rate / ALMA_FLEET_INSTANCES`, in a bucket
- *   of its own, never to no limit; logged once. The table is asked again in the background at
- *   most every `probeEvery`, and its first answer ends the fallback (logged once too). While the fleet passes
- *   from one to the other, a sliding second may hold both kinds of slots.
+ * - **`ALMA_MAX_RPS`**, when under the budget, paces this instance's calls into the fleet's queue:
+ *   a bucket of its own, taken before the fleet's slot (so that a slot is never held while waiting
+ *   for it). While the fleet is busy, calls it let through may then wait together and leave closer
+ *   than its spacing: it bounds the instance's average, not every second (the deployment sets none).
+ * - **When the store fails** (the table unreachable, throttled, or too slow: each request is
+ *   bounded), the instance falls back to its conservative share, `rate / ALMA_FLEET_INSTANCES`, in
+ *   a bucket of its own, never to no limit; logged once. The table is asked again in the
+ *   background at most every `probeEvery`, and its first answer in time ends the fallback (logged
+ *   once too). While the fleet passes from one to the other, a sliding second may hold both kinds
+ *   of slots.
  */
 
 /** How late a call may still use its slot. */
