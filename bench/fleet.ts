@@ -388,7 +388,7 @@ export const measureFleet = (settings: FleetSettings) =>
       almaMaxRps: staticSplit.perInstance,
       instances: staticSplit.instances
     })
-    // Queue mode: an inline refresh's probe is interrupted by its sibling list calls (see README).
+    // Queue mode: every function's containers pause, defer and probe (a fifth of the patrons: a long run).
     const daily = yield* run({
       name: "daily",
       itemRefresh: "queue",

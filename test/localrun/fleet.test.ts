@@ -167,8 +167,7 @@ describe("the local fleet: a runtime per container, one budget through the budge
         const { sim, run, refresh } = yield* fleetPipeline(
           { users: 6, seed: 3, perSecond: Number.POSITIVE_INFINITY, daily, clock: () => Date.now() + dayOffset },
           {
-            // Queue mode: the probe is an item function's single call. (In inline mode updateUser asks
-            // for its three lists together, and the two refused at once interrupt the third, the probe.)
+            // Queue mode: updateUser's and the item functions' containers are paused and probe alike.
             itemRefresh: "queue",
             almaMaxRps: 20,
             concurrency: 2,
