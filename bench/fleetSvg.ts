@@ -64,7 +64,8 @@ export const fleetSvg = (timelines: ReadonlyArray<Timeline>): string => {
   const yMax = 60
   const height = timelines.length * panelHeight + 24
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img">`,
+    `<title>The fleet's Alma calls per second over time, per scenario (${timelines.map((t) => t.name).join(", ")}), against the budget and the threshold, 429s marked</title>`,
     "<style>",
     ".title{font-size:13px;font-weight:bold;fill:#222}",
     ".axis{font-size:10px;fill:#666}",
