@@ -80,7 +80,7 @@ describe("the local fleet: a runtime per container, one budget through the budge
           (line) =>
             line.message.includes("fleet rate lowered") && Number(line.annotations.toRate) <= budget * 0.8 * 0.8 + 0.01
         )
-        const refreshing = yield* Effect.forkChild(refresh(lightUsers(sim)))
+        const refreshing = yield* Effect.forkChild(refresh(lightUsers(sim).slice(0, 25)))
         yield* Effect.promise(() => lowered.seen)
         // The storm ends: Alma grants everything again.
         sim.setThresholds({ perSecond: Number.POSITIVE_INFINITY })
@@ -137,8 +137,8 @@ describe("the local fleet: a runtime per container, one budget through the budge
         expect(fellBack.annotations.fleetInstances).toBe(8)
         yield* Effect.promise(() => stopped ?? Promise.resolve())
         // Calls go on during the outage, at the containers' shares: measured from a second after
-        // the first fallback (a second may hold slots of both kinds) for two seconds.
-        yield* Effect.promise(() => sleep(3_000))
+        // the first fallback (a second may hold slots of both kinds) for a second and a half.
+        yield* Effect.promise(() => sleep(2_500))
         const restarting = Date.now()
         yield* Effect.promise(() => run.stack.restartDynamoDb())
         const during = calls.filter((call) => call.at >= fellBack.at + 1000 && call.at < restarting).map((c) => c.at)
