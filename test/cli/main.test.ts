@@ -60,7 +60,7 @@ describe("lag-buc --help", () => {
       "queues",
       () => runCli(queuesCommand, ["--help"]),
       ["--stage", "--endpoint-url", "--region", "--queue-prefix", "--users-queue-url", "--loans-queue-url"],
-      ["--requests-queue-url", "--fees-queue-url", "--peek", "--watch"]
+      ["--requests-queue-url", "--fees-queue-url", "--peek", "--watch", "--budget-table", "--dynamodb-endpoint-url"]
     ],
     [
       "redrive",
