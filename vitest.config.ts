@@ -24,6 +24,18 @@ if (!("groupBy" in Map)) {
 // searched for the tests' key, and a leak fails the run even when every assertion passed.
 const leaks: Array<string> = []
 
+/**
+ * The end-to-end files: each starts the embedded stack (DynamoDB Local's JVM, local SQS, the
+ * simulator) and runs the pipeline; together about five minutes. `LAG_BUC_TESTS=fast` leaves them
+ * out, `LAG_BUC_TESTS=slow` runs only them; unset, everything runs. .ci/run runs the fast files on
+ * the machine's Node and everything on Node 24, so that CI stays within its 15 minutes.
+ */
+export const endToEndFiles = ["test/integration/**/*.test.ts", "test/cli/local.test.ts", "test/localrun/fleet.test.ts"]
+const selection = process.env.LAG_BUC_TESTS
+if (selection !== undefined && selection !== "fast" && selection !== "slow") {
+  throw new Error(`LAG_BUC_TESTS must be fast or slow (or unset for every test), not "${selection}"`)
+}
+
 export default defineConfig({
   test: {
     onConsoleLog: (log) => {
@@ -39,7 +51,8 @@ export default defineConfig({
         }
       }
     ],
-    include: ["test/**/*.test.ts"],
+    include: selection === "slow" ? endToEndFiles : ["test/**/*.test.ts"],
+    exclude: selection === "fast" ? ["**/node_modules/**", ...endToEndFiles] : ["**/node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }
