@@ -101,10 +101,12 @@ describe("the local fleet: a runtime per container, one budget through the budge
         const finished = Date.now()
         expect(rateAt(settings, last, finished)).toBeGreaterThan(atEnd)
         // The fleet holds the shared rate, not its budget: after the storm no second holds more
-        // calls than the rate at its end (plus one for the bucket's burst).
+        // calls than the rate at its end (plus one for the bucket's burst). Counted where the
+        // simulator sees them, over 940 ms: the slots' 40 ms margin is for a call leaving late, and a
+        // 2-core machine running 8 runtimes and DynamoDB Local delays some by 60 ms more on arrival.
         const after = calls.filter((call) => call.at >= ended + 200).map((call) => call.at)
         expect(after.length).toBeGreaterThan(0)
-        expect(maxInAnyWindow(after)).toBeLessThanOrEqual(Math.ceil(rateAt(settings, last, finished)) + 1)
+        expect(maxInAnyWindow(after, 940)).toBeLessThanOrEqual(Math.ceil(rateAt(settings, last, finished)) + 1)
       }).pipe(Effect.scoped),
     60_000
   )
