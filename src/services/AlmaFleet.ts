@@ -21,7 +21,7 @@ export const layerTable = (
     DailyReserve.layerTable
   ).pipe(Layer.provideMerge(BudgetTable.layer(table)))
 
-/** This container's own (no budget table configured: tests, and `lag-buc local`'s one runtime). */
+/** This container's own (no budget table configured: the tests over in-memory layers). */
 export const layerMemory: Layer.Layer<AlmaLimits, never, AppConfig> = Layer.mergeAll(
   AlmaBudget.layer.pipe(Layer.provideMerge(AlmaPace.layerMemory), Layer.provide(RateLimiter.layerStoreMemory)),
   DailyReserve.layerMemory

@@ -86,9 +86,9 @@ export interface BudgetSettings {
   /** Calls per second of the whole stage (`ALMA_BUDGET`). */
   readonly callsPerSecond: number
   /**
-   * The DynamoDB table the instances share the budget through. Absent: this container's budget is
-   * its own (an in-memory store), as in tests and in `lag-buc local`, where all functions share one
-   * runtime.
+   * The DynamoDB table the instances share the budget through (deployed, and `lag-buc local`'s
+   * containers on DynamoDB Local). Absent: this container's budget is its own (an in-memory
+   * store), as in the tests over in-memory layers.
    */
   readonly table: string | undefined
   /** The stage's most instances at once: when the table cannot be reached, each takes this share. */
