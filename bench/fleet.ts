@@ -8,6 +8,7 @@ import type { Instances } from "../src/localrun/fleet.js"
 import type { ObservedLine } from "../src/localrun/RunObserver.js"
 import { type LocalRunReport, type PipelineOptions, startPipeline } from "../src/localrun/runLocal.js"
 import { type AlmaSimulator, almaSimulatorScoped } from "../src/simulator/index.js"
+import { maxInAnyWindow } from "./slidingWindow.js"
 
 /** One scenario's figures, as the issue lists them. */
 export interface FleetFigures {
@@ -95,18 +96,6 @@ export const staticSplit = {
 } as const
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits
-
-/** The most timestamps in any sliding window `[t, t + 1000)`. */
-export const maxInAnySecond = (times: ReadonlyArray<number>): number => {
-  const sorted = [...times].sort((a, b) => a - b)
-  let most = 0
-  let first = 0
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[first] ?? 0) <= (sorted[last] ?? 0) - 1000) first++
-    most = Math.max(most, last - first + 1)
-  }
-  return most
-}
 
 const perSecond = (times: ReadonlyArray<number>, from: number, seconds: number) => {
   const counts = Array.from({ length: seconds }, () => 0)
@@ -303,7 +292,7 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
       thresholdUse: round(rate / settings.threshold),
       alma429: report.alma429,
       // Admitted calls by their time; the fleet's refused ones (few) at the counters' 50 ms resolution.
-      maxCallsInAnySecond: maxInAnySecond([
+      maxCallsInAnySecond: maxInAnyWindow([
         ...watched.fleet,
         ...watched.refused.slice(0, Math.max(0, watched.refused.length - (competitor?.refused.length ?? 0)))
       ]),

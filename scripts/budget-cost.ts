@@ -5,6 +5,7 @@
 // sleep of `almaMillis` after each slot: the call an instance makes once its slot has come.
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { Clock, Duration, Effect, Layer } from "effect"
+import { maxInAnyWindow } from "../bench/slidingWindow.js"
 import { startDynamoDbLocal } from "../src/local/dynamodb.js"
 import { AlmaBudget } from "../src/services/AlmaBudget.js"
 import * as AlmaFleet from "../src/services/AlmaFleet.js"
@@ -95,17 +96,6 @@ const callers = (scenario: Scenario) =>
     )
     return { waits, times }
   })
-
-const maxInAnyWindow = (times: ReadonlyArray<number>) => {
-  const sorted = [...times].sort((a, b) => a - b)
-  let most = 0
-  let first = 0
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[first] ?? 0) <= (sorted[last] ?? 0) - 1000) first++
-    most = Math.max(most, last - first + 1)
-  }
-  return most
-}
 
 const runScenario = (endpoint: string, table: string, scenario: Scenario, shared: boolean) =>
   Effect.gen(function* () {

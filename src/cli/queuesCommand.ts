@@ -1,12 +1,27 @@
-import { Config, Console, Duration, Effect, Option, Schedule } from "effect"
+import { Console, Duration, Effect, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { budgetTableName, readFleetStatus, renderFleetStatus } from "../operations/fleetStatus.js"
 import { type PeekedMessage, peekMessages, type QueueCounts, queueCounts } from "../operations/queueStatus.js"
-import { QUEUE_KEYS, type QueueKey, queueNameOf, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
+import {
+  QUEUE_KEYS,
+  type QueueKey,
+  queueNameOf,
+  type ResolvedQueue,
+  resolveQueue,
+  type Stage
+} from "../operations/stageQueues.js"
 import type { SqsCallFailed } from "../services/AwsFailure.js"
 import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
 import { formatCount, printable } from "./ops/progress.js"
-import { acquireTarget, DynamoClientFactory, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
+import {
+  acquireTarget,
+  DynamoClientFactory,
+  isHttpUrl,
+  queueUrlFlags,
+  readEnv,
+  type Target,
+  targetFlags
+} from "./ops/target.js"
 
 interface Row {
   readonly label: string
@@ -115,7 +130,7 @@ const show = Effect.fn("queues.show")(function* (
 /** The budget table to read, if any: given, or the stage's; its client lives as long as the command. */
 const budgetOf = Effect.fn("queues.budgetOf")(function* (
   flags: {
-    readonly stage: Option.Option<string>
+    readonly stage: Option.Option<Stage>
     readonly budgetTable: Option.Option<string>
     readonly dynamodbEndpointUrl: Option.Option<string>
   },
@@ -123,11 +138,8 @@ const budgetOf = Effect.fn("queues.budgetOf")(function* (
 ) {
   const endpoint =
     Option.getOrUndefined(flags.dynamodbEndpointUrl) ??
-    (yield* Config.option(Config.String("AWS_ENDPOINT_URL_DYNAMODB")).pipe(
-      Effect.map(Option.getOrUndefined),
-      Effect.orElseSucceed(() => undefined)
-    ))
-  if (endpoint !== undefined && !(URL.canParse(endpoint) && /^https?:\/\//.test(endpoint))) {
+    (yield* readEnv(["AWS_ENDPOINT_URL_DYNAMODB"])).get("AWS_ENDPOINT_URL_DYNAMODB")
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
     return yield* usage(`--dynamodb-endpoint-url ${endpoint} is not an http(s) URL`)
   }
   // The stage's own table only where the stage is: on AWS, or on the DynamoDB endpoint given. Queues

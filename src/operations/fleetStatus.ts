@@ -5,6 +5,7 @@ import { awsFailure } from "../services/AwsFailure.js"
 import { cellStateIn } from "../services/BudgetCell.js"
 import { almaItemKey } from "../services/BudgetTable.js"
 import { type Pause, pauseCell, pauseCodec } from "../services/DailyReserve.js"
+import { type Stage, stackName } from "./stageQueues.js"
 
 /** What the fleet shares on its budget table, as an operator reads it (`lag-buc queues`). */
 export interface FleetStatus {
@@ -24,8 +25,8 @@ export class BudgetTableUnreadable extends Schema.TaggedError<BudgetTableUnreada
   }
 }
 
-/** The budget table's name for a stage, as serverless.yml creates it. */
-export const budgetTableName = (stage: string) => `lag-buc-${stage}-alma-budget`
+/** The budget table's name for a stage, as serverless.yml creates it (`${self:service}-${sls:stage}-alma-budget`). */
+export const budgetTableName = (stage: Stage) => `${stackName(stage)}-alma-budget`
 
 export const readFleetStatus = Effect.fn("readFleetStatus")(function* (dynamodb: DynamoDBClient, table: string) {
   const answer = yield* Effect.tryPromise({

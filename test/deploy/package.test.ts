@@ -329,7 +329,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     const environment = recordAt(template(), "Resources", "UpdateUserLambdaFunction", "Properties", "Environment")
     expect(at(environment, "Variables", "ALMA_FLEET_INSTANCES")).toBe(String(instances))
     expect(Number(at(environment, "Variables", "ALMA_BUDGET"))).toBeLessThanOrEqual(expected.almaThreshold * 0.8)
-    // With the table, no per-instance cap: any one function may spend the whole budget.
+    // With the table, no per-instance cap: a single function may spend the whole budget.
     expect(at(environment, "Variables", "ALMA_MAX_RPS")).toBeUndefined()
     expect(String(at(get(stage).state, "service", "custom", "checkedSettings"))).toContain(
       `budget ${expected.almaBudget} calls/s ≤ ${expected.almaThreshold * 0.8} calls/s`

@@ -2,17 +2,7 @@ import { Clock, Effect, Layer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import type { FakeAnswer } from "./fakeAlmaHttp.js"
 
-/** The most timestamps that fall in any one sliding window `[t, t + window)`. */
-export const maxInAnyWindow = (times: ReadonlyArray<number>, window = 1000): number => {
-  const sorted = [...times].sort((a, b) => a - b)
-  let most = 0
-  let first = 0
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[first] ?? 0) <= (sorted[last] ?? 0) - window) first++
-    most = Math.max(most, last - first + 1)
-  }
-  return most
-}
+export { maxInAnyWindow } from "../../bench/slidingWindow.js"
 
 /** A fake Alma answering from the Effect clock's time (the test clock in `it.effect`); every call's time is kept. */
 export const clockedAlma = (answer: (now: number, url: URL) => FakeAnswer) => {

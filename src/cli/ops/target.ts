@@ -88,7 +88,7 @@ export interface Target {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
 }
 
-const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:\/\//.test(text)
+export const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:\/\//.test(text)
 
 const isLoopback = (endpoint: string) => {
   const host = new URL(endpoint).hostname
@@ -103,7 +103,7 @@ const credentialVariables = [
 ]
 
 /** Environment variables through Effect's ConfigProvider (tests give their own); an empty one is unset. */
-const readEnv = (names: ReadonlyArray<string>) =>
+export const readEnv = (names: ReadonlyArray<string>) =>
   Effect.forEach(names, (name) =>
     Config.option(Config.String(name)).pipe(
       Effect.map((value) => [name, Option.getOrUndefined(Option.filter(value, (v) => v.trim() !== ""))] as const),
