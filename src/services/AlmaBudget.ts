@@ -19,7 +19,7 @@ import { almaItemKey, requestTimeout } from "./BudgetTable.js"
  *   late within that margin each call goes, no sliding second holds more than `⌊rate⌋` calls of
  *   the fleet. The margin costs 4% of the budget.
  * - **Asked for ahead of the answer.** Slots are asked for from when the store's answer is
- *   expected (its last round trip, up at once and down slowly, at most its 1 s request bound), so
+ *   expected (its last round trip, at most its 1 s request bound), so
  *   an idle bucket's first slot is not already stale when it arrives. A store that answers
  *   `staleLimit` reservations in a row too late for their slots counts as failed (below).
  * - **The pace as the price of a call.** The bucket refills at the budget's rate, in hundredths of
@@ -32,8 +32,8 @@ import { almaItemKey, requestTimeout } from "./BudgetTable.js"
  * - **When the store fails** (the table unreachable, throttled, or too slow: each request is
  *   bounded), the instance falls back to its conservative share, `rate / ALMA_FLEET_INSTANCES`, in
  *   a bucket of its own, never to no limit; logged once. The table is asked again in the
- *   background at most every `probeEvery`, and its first answer in time ends the fallback (logged
- *   once too). While the fleet passes from one to the other, a sliding second may hold both kinds
+ *   background at most every `probeEvery`, and its first answer ends the fallback (logged once
+ *   too; a table still too slow falls back again). While the fleet passes from one to the other, a sliding second may hold both kinds
  *   of slots.
  */
 
@@ -179,9 +179,12 @@ export class AlmaBudget extends Context.Service<
               tokens: price * count
             })
             .pipe(Effect.provideService(Clock.Clock, standingAt(clock, start)))
-          // Up at once, down slowly: a slot asked for too early arrives stale and is lost to the fleet.
+          // The last round trip, whatever it was: asked for too early, a slot arrives stale and is lost
+          // to the fleet; asked for too far ahead, every caller waits that long. An estimate that came
+          // down slowly after one slow answer (a table's cold start) held a busy instance to a few calls
+          // a second long after the table was fast again.
           const took = clock.currentTimeMillisUnsafe() - sent
-          roundTrips.set(limiter, Math.max(took, 0.8 * roundTrip + 0.2 * took))
+          roundTrips.set(limiter, took)
           const last = start + Duration.toMillis(answer.delay)
           const spacing = (price * window) / unitsPerCall
           return Array.from({ length: count }, (_, index) => Math.max(start, last - (count - 1 - index) * spacing))
@@ -224,11 +227,14 @@ export class AlmaBudget extends Context.Service<
       const probe = (rate: number) =>
         Effect.gen(function* () {
           reservations++
+          const sent = yield* Clock.currentTimeMillis
           const answer = yield* Effect.result(slotsFrom(fleet, options.key, options.budget, rate, 1))
           if (Result.isFailure(answer)) return yield* fallBack(answer.failure.message)
-          // Answered, but too late for its slot to be used: still too slow to share the budget by.
-          if (!answer.success.some(usableAt(yield* Clock.currentTimeMillis))) {
-            return yield* fallBack("the budget table answers too late to use its slots")
+          // Its first answer within the table's request bound ends the fallback, however slow (a
+          // restarted table's first answers are); one still too slow to use falls back again after
+          // `staleLimit` reservations.
+          if ((yield* Clock.currentTimeMillis) - sent > maxLead) {
+            return yield* fallBack("the budget table answers later than its request bound")
           }
           stale = 0
           const before = yield* Ref.getAndSet(mode, { _tag: "store" })
