@@ -109,7 +109,7 @@ const perSecond = (times: ReadonlyArray<number>, from: number, seconds: number) 
 const competitorUser = "bench-competitor"
 
 /**
- * What reaches the simulator: every call it admits (its call hook), by the fleet or the
+ * What reaches the simulator: every call it admits (its call hook, with the time of its arrival), by the fleet or the
  * competitor, and the 429 PER_SECOND_THRESHOLD answers, read from its counters every 50 ms (the
  * hook does not see a refused call).
  */
@@ -119,7 +119,8 @@ const watch = (sim: AlmaSimulator) => {
   const refused: Array<number> = []
   const remainingBefore: Array<{ readonly at: number; readonly left: number }> = []
   sim.setCallHook((call) => {
-    const at = Date.now()
+    // Where Alma's gateway counts it: on arrival, before the latency.
+    const at = call.arrivedAt
     if (call.userId === competitorUser) competitor.push(at)
     else {
       fleet.push(at)

@@ -15,14 +15,21 @@ export interface SimulatorCall {
   readonly query: URLSearchParams
   /** 0-based: the authenticated calls received before this one since the simulator started (not reset). */
   readonly index: number
+  /** When the gateway counted it against the thresholds (epoch ms, wall clock): on arrival. */
+  readonly arrivedAt: number
 }
 
 export type CallHook = (call: SimulatorCall) => void | Promise<void>
 
-export const describeCall = (route: Route, query: URLSearchParams, index: number): SimulatorCall => {
+export const describeCall = (
+  route: Route,
+  query: URLSearchParams,
+  index: number,
+  arrivedAt: number
+): SimulatorCall => {
   const paging = parsePaging(query)
   const { offset, limit } = paging.kind === "ok" ? paging.paging : { offset: 0, limit: DEFAULT_LIMIT }
-  const common = { userId: route.userId, offset, limit, query: new URLSearchParams(query), index }
+  const common = { userId: route.userId, offset, limit, query: new URLSearchParams(query), index, arrivedAt }
   switch (route.endpoint) {
     case "loans":
     case "requests":

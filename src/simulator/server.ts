@@ -194,18 +194,24 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     return match?.[1] === apiKey
   }
 
-  // Undefined means: leave the call hanging.
-  const decide = async (req: IncomingMessage): Promise<HttpReply | undefined> => {
+  /**
+   * Alma's gateway, when the call arrives: the key first, then the thresholds, counted at arrival as
+   * a gateway counts them (not when the answer is ready, which a busy event loop's timers would
+   * bunch). What it returns answers the call after the latency (undefined: leave it hanging); the
+   * API reads the data as it is then.
+   */
+  const gateway = (req: IncomingMessage): (() => Promise<HttpReply | undefined>) => {
+    const arrivedAt = Date.now()
     const target = parseTarget(req.url ?? "")
     const format: Format = wantsJson(req, target.query) ? "json" : "xml"
     const routed = target.kind === "route" && req.method === "GET"
     if (routed) stats.endpoint(target.route.endpoint)
     else stats.count("unrouted")
+    const now = (reply: HttpReply) => () => Promise.resolve(reply)
 
-    // Gateway order: the key first, then thresholds, then the API itself.
     if (!authorized(req.headers.authorization)) {
       stats.count("unauthorized")
-      return errorReply(format, almaErrors.unauthorized, limiter.remaining())
+      return now(errorReply(format, almaErrors.unauthorized, limiter.remaining()))
     }
     const index = authenticatedCalls++
     const real = async (remaining: number): Promise<HttpReply> => {
@@ -213,30 +219,32 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
       if (target.kind === "malformed") return errorReply(format, almaErrors.malformedPath, remaining)
       if (!routed) return errorReply(format, almaErrors.methodNotAllowed, remaining)
       const { route, query } = target
-      if (!(await runHook(callHook, () => describeCall(route, query, index)))) {
+      if (!(await runHook(callHook, () => describeCall(route, query, index, arrivedAt)))) {
         stats.count("hookErrors")
         return errorReply(format, almaErrors.general(500), remaining)
       }
       return toReply(format, answerRoute(institution, route, query, format, itemErrors.get), remaining)
     }
     const burst = faults.takeBurst()
-    if (burst !== undefined) return faultReply(burst, format, () => real(limiter.remaining()))
+    if (burst !== undefined) return () => faultReply(burst, format, () => real(limiter.remaining()))
     const admission = limiter.admit()
     if (admission.kind === "per-second") {
       stats.count("perSecondThreshold")
-      return errorReply(format, almaErrors.perSecond, admission.remaining)
+      return now(errorReply(format, almaErrors.perSecond, admission.remaining))
     }
     if (admission.kind === "daily") {
       stats.count("dailyThreshold")
-      return errorReply(format, almaErrors.daily, 0)
+      return now(errorReply(format, almaErrors.daily, 0))
     }
     const fault = faults.draw()
-    return fault === undefined ? real(admission.remaining) : faultReply(fault, format, () => real(admission.remaining))
+    return fault === undefined
+      ? () => real(admission.remaining)
+      : () => faultReply(fault, format, () => real(admission.remaining))
   }
 
-  const answer = (req: IncomingMessage, res: ServerResponse): void => {
-    void decide(req).then((reply) => {
-      if (reply !== undefined) send(res, reply)
+  const answer = (res: ServerResponse, reply: () => Promise<HttpReply | undefined>): void => {
+    void reply().then((ready) => {
+      if (ready !== undefined) send(res, ready)
     })
   }
 
@@ -244,14 +252,15 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     stats.call()
     // The calls are GETs; drain any body so the connection stays reusable.
     req.resume()
+    const reply = gateway(req)
     const { latencyMs } = faults.settings()
     if (latencyMs <= 0) {
-      answer(req, res)
+      answer(res, reply)
       return
     }
     const timer = setTimeout(() => {
       timers.delete(timer)
-      answer(req, res)
+      answer(res, reply)
     }, latencyMs)
     timers.add(timer)
   })

@@ -9,7 +9,7 @@ import {
 } from "../../src/simulator/index.js"
 
 export interface RecordedCall {
-  /** When the simulator admitted it (epoch ms). */
+  /** When it reached the simulator, which counted it then against the thresholds (epoch ms). */
   readonly at: number
   readonly endpoint: Endpoint
 }
@@ -18,7 +18,7 @@ export interface RecordedCall {
 export const recordCalls = (sim: AlmaSimulator) => {
   const calls: Array<RecordedCall> = []
   sim.setCallHook((call) => {
-    calls.push({ at: Date.now(), endpoint: call.endpoint })
+    calls.push({ at: call.arrivedAt, endpoint: call.endpoint })
   })
   return calls
 }

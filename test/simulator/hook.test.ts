@@ -44,7 +44,7 @@ describe("call hook", () => {
     await call(s, `/users/${user}/requests/7`)
     await call(s, `/users/${user}/fees?status=ACTIVE`)
     await call(s, `/users/${user}/fees/9`)
-    expect(seen.map(({ query, ...rest }) => ({ ...rest, query: query.toString() }))).toEqual([
+    expect(seen.map(({ query, arrivedAt: _, ...rest }) => ({ ...rest, query: query.toString() }))).toEqual([
       {
         endpoint: "loans",
         userId: "Jane.Doe@Example.edu",
@@ -118,6 +118,34 @@ describe("call hook", () => {
     expect((await call(s, path)).status).toBe(500)
     expect((await call(s, path)).status).toBe(200)
     expect(indexes).toEqual([0, 3])
+  })
+
+  it("counts a call against the thresholds when it arrives, not when its answer is ready", async () => {
+    // The limiter reads its clock when it counts a call: on arrival, the latency still to come.
+    const reads: number[] = []
+    const latencyMs = 200
+    const s = await start({
+      faults: { latencyMs },
+      clock: () => {
+        const now = Date.now()
+        reads.push(now)
+        return now
+      }
+    })
+    const hooked: Array<{ readonly at: number; readonly arrivedAt: number }> = []
+    s.setCallHook((c) => {
+      hooked.push({ at: Date.now(), arrivedAt: c.arrivedAt })
+    })
+    reads.length = 0
+    const sent = Date.now()
+    expect((await call(s, `/users/${enc("Jane.Doe@Example.edu")}/fees`)).status).toBe(200)
+    // Missing, they are NaN, and every comparison below fails.
+    const counted = reads[0] ?? Number.NaN
+    const seen = hooked[0] ?? { at: Number.NaN, arrivedAt: Number.NaN }
+    expect(seen.arrivedAt).toBeGreaterThanOrEqual(sent)
+    // Node's timers fire no earlier than asked (to the millisecond).
+    expect(seen.at - seen.arrivedAt).toBeGreaterThanOrEqual(latencyMs - 1)
+    expect(seen.at - counted).toBeGreaterThanOrEqual(latencyMs - 1)
   })
 
   it("answers 500 GENERAL_ERROR when the hook throws or rejects, counts it, and keeps serving", async () => {
