@@ -21,12 +21,7 @@ export interface SimulatorCall {
 
 export type CallHook = (call: SimulatorCall) => void | Promise<void>
 
-export const describeCall = (
-  route: Route,
-  query: URLSearchParams,
-  index: number,
-  arrivedAt: number
-): SimulatorCall => {
+export const describeCall = (route: Route, query: URLSearchParams, index: number, arrivedAt: number): SimulatorCall => {
   const paging = parsePaging(query)
   const { offset, limit } = paging.kind === "ok" ? paging.paging : { offset: 0, limit: DEFAULT_LIMIT }
   const common = { userId: route.userId, offset, limit, query: new URLSearchParams(query), index, arrivedAt }
