@@ -7,7 +7,7 @@ import { Duration, Effect, Fiber } from "effect"
 import type { Instances } from "../src/localrun/fleet.js"
 import type { ObservedLine } from "../src/localrun/RunObserver.js"
 import { type LocalRunReport, type PipelineOptions, startPipeline } from "../src/localrun/runLocal.js"
-import { type AlmaSimulator, almaSimulatorScoped } from "../src/simulator/index.js"
+import { remoteSimulator } from "./remoteSimulator.js"
 import { maxInAnyWindow } from "./slidingWindow.js"
 
 /** One scenario's figures, as the issue lists them. */
@@ -108,50 +108,18 @@ const perSecond = (times: ReadonlyArray<number>, from: number, seconds: number) 
 
 const competitorUser = "bench-competitor"
 
-/**
- * What reaches the simulator: every call it admits (its call hook, with the time of its arrival), by the fleet or the
- * competitor, and the 429 PER_SECOND_THRESHOLD answers, read from its counters every 50 ms (the
- * hook does not see a refused call).
- */
-const watch = (sim: AlmaSimulator) => {
-  const fleet: Array<number> = []
-  const competitor: Array<number> = []
-  const refused: Array<number> = []
-  const remainingBefore: Array<{ readonly at: number; readonly left: number }> = []
-  sim.setCallHook((call) => {
-    // Where Alma's gateway counts it: on arrival, before the latency.
-    const at = call.arrivedAt
-    if (call.userId === competitorUser) competitor.push(at)
-    else {
-      fleet.push(at)
-      remainingBefore.push({ at, left: sim.remaining() + 1 })
-    }
-  })
-  let seen = sim.stats().perSecondThreshold
-  const timer = setInterval(() => {
-    const now = sim.stats().perSecondThreshold
-    for (let i = seen; i < now; i++) refused.push(Date.now())
-    seen = now
-  }, 50)
-  return { fleet, competitor, refused, remainingBefore, stop: () => clearInterval(timer) }
-}
-
 /** Another client of the institution: `rate` calls/s, spread evenly, whatever Alma answers. */
-const startCompetitor = (sim: AlmaSimulator, rate: number) => {
-  const refused: Array<number> = []
+const startCompetitor = (sim: { readonly url: string; readonly apiKey: string }, rate: number) => {
   let sent = 0
   const timer = setInterval(() => {
     sent++
     void fetch(`${sim.url}/users/${competitorUser}/fees`, {
       headers: { authorization: `apikey ${sim.apiKey}`, accept: "application/json" }
     })
-      .then(async (response) => {
-        if (response.status === 429) refused.push(Date.now())
-        await response.arrayBuffer()
-      })
+      .then((response) => response.arrayBuffer())
       .catch(() => undefined)
   }, 1000 / rate)
-  return { refused, sent: () => sent, stop: () => clearInterval(timer) }
+  return { sent: () => sent, stop: () => clearInterval(timer) }
 }
 
 /** Counts the budget table's requests of every container's DynamoDB client. */
@@ -181,36 +149,21 @@ export interface RunShape {
   readonly daily?: { readonly share: number; readonly recheckSeconds: number }
 }
 
-/** Alma calls a refresh of every patron costs in queue mode: 3 lists (and their extra pages) and each item. */
-const queueModeCalls = (sim: AlmaSimulator) =>
-  sim.userIds().reduce((total, id) => {
-    const held = sim.userData(id)
-    const pages = (count: number) => Math.max(1, Math.ceil(count / 100))
-    return held === undefined
-      ? total + 1
-      : total +
-          1 +
-          pages(held.loans.length) +
-          pages(held.requests.length) +
-          held.loans.length +
-          held.requests.length +
-          held.fees.length
-  }, 0)
-
 export const scenario = (settings: FleetSettings, shape: RunShape) =>
   Effect.gen(function* () {
-    let dayOffset = 0
-    const sim = yield* almaSimulatorScoped({
+    // Alma in a process of its own: its gateway counts on an event loop the fleet does not share.
+    const sim = yield* remoteSimulator({
       users: shape.users,
       seed: 1,
       perSecond: settings.threshold,
-      faults: { latencyMs: settings.latencyMs },
-      ...(shape.daily === undefined ? {} : { clock: () => Date.now() + dayOffset })
+      latencyMs: settings.latencyMs,
+      turnableDay: shape.daily !== undefined,
+      competitorUser
     })
-    const expectedCalls = queueModeCalls(sim)
+    const expectedCalls = sim.queueModeCalls
     const reserve = Math.max(20, Math.round(expectedCalls * 0.1))
     const dailyBudget = shape.daily === undefined ? undefined : Math.round(expectedCalls * shape.daily.share) + reserve
-    if (dailyBudget !== undefined) sim.setThresholds({ daily: dailyBudget })
+    if (dailyBudget !== undefined) yield* sim.setDaily(dailyBudget)
     // The table's name is known once the stack is up; requests are counted from then on.
     let counter: ReturnType<typeof budgetRequests> | undefined
     const pending: Array<DynamoDBClient> = []
@@ -233,7 +186,6 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
     counter = budgetRequests(pipeline.stack.budgetTable)
     for (const client of pending.splice(0)) counter.instrument(client)
 
-    const watched = watch(sim)
     const competitor = shape.competitor === undefined ? undefined : startCompetitor(sim, shape.competitor)
     const lines: Array<ObservedLine> = []
     const stopLines = pipeline.observer.onLine((line) => {
@@ -251,14 +203,12 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
             }
             yield* Effect.sleep(Duration.seconds(10))
             // Alma's midnight: a new day, with enough for the rest of the run.
-            sim.setThresholds({ daily: 1_000_000 })
-            dayOffset = 86_400_000
-            turnedAt = Date.now()
+            turnedAt = yield* sim.turnDay
           }).pipe(Effect.forkChild)
 
     const started = Date.now()
     const report: LocalRunReport = yield* pipeline.refresh({
-      userIds: sim.userIds(),
+      userIds: sim.userIds,
       drainTimeout: Duration.minutes(60),
       progressInterval: Duration.seconds(15),
       onProgress: (p) =>
@@ -269,16 +219,12 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
         )
     })
     if (dayTurner !== undefined) yield* Fiber.interrupt(dayTurner)
-    watched.stop()
+    const watched = yield* sim.collect
     competitor?.stop()
     stopLines()
 
     const seconds = Math.ceil(report.durationMs / 1000)
-    // Fleet 429s: all the simulator refused, less the competitor's own.
-    const competitorRefused = perSecond(competitor?.refused ?? [], started, seconds)
-    const refused = perSecond(watched.refused, started, seconds).map((n, i) =>
-      Math.max(0, n - (competitorRefused[i] ?? 0))
-    )
+    const refused = perSecond(watched.refused, started, seconds)
     const admitted = perSecond(watched.fleet, started, seconds)
     const rate = report.almaCalls.total / (report.durationMs / 1000)
     const figures: FleetFigures = {
@@ -292,11 +238,8 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
       budgetUse: round(rate / settings.budget),
       thresholdUse: round(rate / settings.threshold),
       alma429: report.alma429,
-      // Admitted calls by their time; the fleet's refused ones (few) at the counters' 50 ms resolution.
-      maxCallsInAnySecond: maxInAnyWindow([
-        ...watched.fleet,
-        ...watched.refused.slice(0, Math.max(0, watched.refused.length - (competitor?.refused.length ?? 0)))
-      ]),
+      // The fleet's calls, admitted or refused, by their arrival at the simulator.
+      maxCallsInAnySecond: maxInAnyWindow([...watched.fleet, ...watched.refused]),
       dynamoRequestsPerAlmaCall: round(counter.count() / Math.max(1, report.almaCalls.total), 3),
       lost: report.lost.length
     }
@@ -336,7 +279,7 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
               callsUnderReserve: under.length,
               // After the calls under way at the pause's start (a second), only probes reach Alma.
               probes: under.filter((call) => call.at > pauseStart + 1000).length,
-              alma429Daily: sim.stats().dailyThreshold,
+              alma429Daily: watched.dailyThreshold,
               deferred: report.deferred,
               dlqMessages: Object.values(report.dlq).reduce((sum, n) => sum + n, 0),
               pauseMs: pausedLine !== undefined && resumedLine !== undefined ? resumedLine.at - pausedLine.at : -1,
@@ -344,7 +287,13 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
               lost: report.lost.length
             }
           })()
-    return { figures, timeline, daily, competitorSent: competitor?.sent() ?? 0 }
+    return {
+      figures,
+      timeline,
+      daily,
+      competitorSent: competitor?.sent() ?? 0,
+      competitorRefused: watched.competitorRefused.length
+    }
   }).pipe(Effect.scoped)
 
 /** Every scenario, one after the other (each on a fresh stack and simulator). */
@@ -405,7 +354,8 @@ export const measureFleet = (settings: FleetSettings) =>
           left,
           rateOfLeft: round(competitor.figures.almaCallRate / left),
           alma429Share: round(competitor.figures.alma429 / Math.max(1, competitor.figures.almaCalls), 4),
-          competitorCalls: competitor.competitorSent
+          competitorCalls: competitor.competitorSent,
+          competitor429: competitor.competitorRefused
         },
         staticSplit: split.figures,
         daily: daily.daily

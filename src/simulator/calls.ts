@@ -21,6 +21,17 @@ export interface SimulatorCall {
 
 export type CallHook = (call: SimulatorCall) => void | Promise<void>
 
+/** A call the thresholds refused, when it arrived: what the call hook never sees. */
+export interface SimulatorRefusal {
+  readonly threshold: "per-second" | "daily"
+  /** The routed calls only. */
+  readonly userId: string | undefined
+  /** Epoch ms, wall clock. */
+  readonly arrivedAt: number
+}
+
+export type RefusalHook = (refusal: SimulatorRefusal) => void
+
 export const describeCall = (route: Route, query: URLSearchParams, index: number, arrivedAt: number): SimulatorCall => {
   const paging = parsePaging(query)
   const { offset, limit } = paging.kind === "ok" ? paging.paging : { offset: 0, limit: DEFAULT_LIMIT }

@@ -1,5 +1,5 @@
 // The Alma simulator: an HTTP server that answers the Alma Users API calls this project makes.
-export type { CallHook, SimulatorCall } from "./calls.js"
+export type { CallHook, RefusalHook, SimulatorCall, SimulatorRefusal } from "./calls.js"
 export type { FaultBurst, FaultKind, FaultSettings } from "./faults.js"
 export { NO_FAULTS } from "./faults.js"
 export type { GeneratedInstitution, GeneratedUser, InstitutionOptions } from "./institution.js"

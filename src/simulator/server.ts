@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { Data, Effect, type Scope } from "effect"
 import { answerRoute, type Reply } from "./answers.js"
-import { type CallHook, describeCall, runHook } from "./calls.js"
+import { type CallHook, describeCall, type RefusalHook, runHook } from "./calls.js"
 import { type AlmaError, almaErrors, createTrackingIds, jsonErrorBody, xmlErrorBody } from "./errors.js"
 import { createFaults, type Fault, type FaultBurst, type FaultSettings } from "./faults.js"
 import { DEFAULT_SEED } from "./institution.js"
@@ -83,6 +83,8 @@ export interface AlmaSimulator extends InstitutionAccess {
    * GENERAL_ERROR, counted as `hookErrors`. `undefined` removes it.
    */
   readonly setCallHook: (hook: CallHook | undefined) => void
+  /** Told of each call the thresholds refuse, as it arrives (a hook that throws is ignored); `undefined` removes it. */
+  readonly setRefusalHook: (hook: RefusalHook | undefined) => void
   /** The single GET of that item answers this error, whether or not it exists; `undefined` removes it. */
   readonly setItemError: (endpoint: ItemEndpoint, itemId: string, error: ItemErrorSpec | undefined) => void
   readonly clearItemErrors: () => void
@@ -137,6 +139,7 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   const trackingId = createTrackingIds(seed)
   const itemErrors = createItemErrors()
   let callHook: CallHook | undefined
+  let refusalHook: RefusalHook | undefined
   let authenticatedCalls = 0
   const timers = new Set<NodeJS.Timeout>()
 
@@ -228,6 +231,14 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     const burst = faults.takeBurst()
     if (burst !== undefined) return () => faultReply(burst, format, () => real(limiter.remaining()))
     const admission = limiter.admit()
+    if (admission.kind !== "admitted") {
+      const userId = target.kind === "route" ? target.route.userId : undefined
+      try {
+        refusalHook?.({ threshold: admission.kind, userId, arrivedAt })
+      } catch {
+        // A bench's counter; the answer is the gateway's whatever it does.
+      }
+    }
     if (admission.kind === "per-second") {
       stats.count("perSecondThreshold")
       return now(errorReply(format, almaErrors.perSecond, admission.remaining))
@@ -313,6 +324,9 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
     resetBudget: limiter.reset,
     stats: stats.snapshot,
     resetStats: stats.reset,
+    setRefusalHook: (hook) => {
+      refusalHook = hook
+    },
     setCallHook: (hook) => {
       callHook = hook
     },

@@ -3,6 +3,7 @@ import {
   type AlmaSimulator,
   type AlmaSimulatorOptions,
   type SimulatorCall,
+  type SimulatorRefusal,
   startAlmaSimulator
 } from "../../src/simulator/index.js"
 import { almaError, call, enc, findUser, listOf, loanCount, parseJson } from "./helpers.js"
@@ -146,6 +147,35 @@ describe("call hook", () => {
     // Node's timers fire no earlier than asked (to the millisecond).
     expect(seen.at - seen.arrivedAt).toBeGreaterThanOrEqual(latencyMs - 1)
     expect(seen.at - counted).toBeGreaterThanOrEqual(latencyMs - 1)
+  })
+
+  it("tells the refusal hook of each call the thresholds refuse, which the call hook never sees", async () => {
+    const s = await start({ perSecond: 1, daily: 2, clock: () => 0 })
+    const refusals: SimulatorRefusal[] = []
+    s.setRefusalHook((refusal) => {
+      refusals.push(refusal)
+      throw new Error("a broken counter changes no answer")
+    })
+    const admitted: string[] = []
+    s.setCallHook((c) => {
+      admitted.push(c.userId)
+    })
+    const [A = "", B = "", C = "", D = "", E = ""] = s.userIds()
+    const before = Date.now()
+    expect((await call(s, `/users/${enc(A)}/fees`)).status).toBe(200)
+    expect((await call(s, `/users/${enc(B)}/fees`)).status).toBe(429)
+    s.setThresholds({ perSecond: Number.POSITIVE_INFINITY })
+    expect((await call(s, `/users/${enc(C)}/fees`)).status).toBe(200)
+    expect((await call(s, `/users/${enc(D)}/fees`)).status).toBe(429)
+    expect(admitted).toEqual([A, C])
+    expect(refusals.map(({ threshold, userId }) => ({ threshold, userId }))).toEqual([
+      { threshold: "per-second", userId: B },
+      { threshold: "daily", userId: D }
+    ])
+    expect(refusals.every((refusal) => refusal.arrivedAt >= before)).toBe(true)
+    s.setRefusalHook(undefined)
+    expect((await call(s, `/users/${enc(E)}/fees`)).status).toBe(429)
+    expect(refusals).toHaveLength(2)
   })
 
   it("answers 500 GENERAL_ERROR when the hook throws or rejects, counts it, and keeps serving", async () => {

@@ -1,0 +1,79 @@
+// The fleet bench's side of the Alma simulator in a process of its own (bench/simulatorProcess.ts).
+import { fork } from "node:child_process"
+import { Data, Deferred, Duration, Effect, Schema } from "effect"
+import { type SimulatorCommand, SimulatorReply, type SimulatorSettings } from "./simulatorProtocol.js"
+
+export class RemoteSimulatorError extends Data.TaggedError("RemoteSimulatorError")<{ readonly reason: string }> {}
+
+type Reply = SimulatorReply
+type Collected = Extract<Reply, { readonly type: "collected" }>
+
+const decodeReply = Schema.decodeUnknownSync(SimulatorReply)
+
+/** Started in a child process for the scope's life; killed when it closes. */
+export const remoteSimulator = (settings: SimulatorSettings) =>
+  Effect.gen(function* () {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        fork(new URL("./simulatorProcess.ts", import.meta.url), [JSON.stringify(settings)], {
+          execArgv: ["--import", "tsx"],
+          stdio: ["ignore", "inherit", "inherit", "ipc"]
+        })
+      ),
+      (process) =>
+        Effect.callback<void>((resume) => {
+          if (process.exitCode !== null || process.signalCode !== null) return resume(Effect.void)
+          process.once("exit", () => resume(Effect.void))
+          process.kill()
+        })
+    )
+    // One reply awaited at a time, of the type asked for.
+    const waiting = new Map<Reply["type"], Deferred.Deferred<Reply, RemoteSimulatorError>>()
+    const expect = (type: Reply["type"]) => {
+      const deferred = Deferred.makeUnsafe<Reply, RemoteSimulatorError>()
+      waiting.set(type, deferred)
+      return Deferred.await(deferred).pipe(
+        Effect.timeoutOrElse({
+          duration: Duration.minutes(1),
+          orElse: () => Effect.fail(new RemoteSimulatorError({ reason: `no "${type}" from the simulator in 1 minute` }))
+        })
+      )
+    }
+    const failAll = (reason: string) => {
+      for (const deferred of waiting.values())
+        Deferred.doneUnsafe(deferred, Effect.fail(new RemoteSimulatorError({ reason })))
+      waiting.clear()
+    }
+    child.on("message", (message: unknown) => {
+      const reply = decodeReply(message)
+      const deferred = waiting.get(reply.type)
+      waiting.delete(reply.type)
+      if (deferred !== undefined) Deferred.doneUnsafe(deferred, Effect.succeed(reply))
+    })
+    child.on("exit", (code, signal) => failAll(`the simulator's process ended (${signal ?? code})`))
+    const send = (command: SimulatorCommand) => Effect.sync(() => child.send(command))
+    const ready = yield* expect("ready")
+    if (ready.type !== "ready") return yield* new RemoteSimulatorError({ reason: "the simulator did not start" })
+    return {
+      url: ready.url,
+      apiKey: ready.apiKey,
+      userIds: ready.userIds,
+      queueModeCalls: ready.queueModeCalls,
+      setDaily: (daily: number) => send({ type: "setDaily", daily }),
+      /** Alma's midnight; when it turned, by the simulator's clock. */
+      turnDay: Effect.gen(function* () {
+        const answer = expect("turned")
+        yield* send({ type: "turnDay" })
+        const turned = yield* answer
+        return turned.type === "turned" ? turned.at : Date.now()
+      }),
+      /** Everything it counted; it counts no more. */
+      collect: Effect.gen(function* (): Effect.fn.Return<Collected, RemoteSimulatorError> {
+        const answer = expect("collected")
+        yield* send({ type: "collect" })
+        const collected = yield* answer
+        if (collected.type !== "collected") return yield* new RemoteSimulatorError({ reason: "unexpected reply" })
+        return collected
+      })
+    }
+  })
