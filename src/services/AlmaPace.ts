@@ -37,10 +37,15 @@ export interface PaceSettings {
   readonly cooldown: Duration.Duration
 }
 
-/** Cuts to 0.8 × (the sawtooth averages 0.9 × what Alma grants); back to the budget from a cut in 0.2 × 80 s = 16 s. */
+/**
+ * Cuts to 0.85 ×: the sawtooth averages 0.925 × what Alma grants (0.8 gave 0.9, and the fleet bench's
+ * competitor scenario 0.79 × what was left once the slots' margin and whole calls/s were paid);
+ * back to the budget from a cut in 0.15 × 80 s = 12 s, so a tooth's 429s (the slots already
+ * reserved at the old rate) stay well under 1 % of the calls.
+ */
 export const paceSettings = (budget: number): PaceSettings => ({
   budget,
-  decrease: 0.8,
+  decrease: 0.85,
   increasePerSecond: budget / 80,
   floor: budget / 10,
   cooldown: Duration.seconds(1)

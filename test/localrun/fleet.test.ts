@@ -74,11 +74,12 @@ describe("the local fleet: a runtime per container, one budget through the budge
           { itemRefresh: "inline", almaMaxRps: budget, concurrency: 2, visibilityTimeoutSeconds: 10 }
         )
         const calls = recordCalls(sim)
-        // Cut twice at least: the fleet's rate under 0.8² of the budget.
+        // Cut twice at least: the fleet's rate under decrease² of the budget.
         const lowered = nextLine(
           run.observer,
           (line) =>
-            line.message.includes("fleet rate lowered") && Number(line.annotations.toRate) <= budget * 0.8 * 0.8 + 0.01
+            line.message.includes("fleet rate lowered") &&
+            Number(line.annotations.toRate) <= budget * settings.decrease ** 2 + 0.01
         )
         const refreshing = yield* Effect.forkChild(refresh(lightUsers(sim).slice(0, 25)))
         yield* Effect.promise(() => lowered.seen)
@@ -90,7 +91,7 @@ describe("the local fleet: a runtime per container, one budget through the budge
         const cut = yield* Effect.promise(() => paceOn(run))
         expect(cut).toBeDefined()
         const atEnd = rateAt(settings, cut, ended)
-        expect(atEnd).toBeLessThan(budget * 0.8)
+        expect(atEnd).toBeLessThan(budget * settings.decrease)
 
         const report = yield* Fiber.join(refreshing)
         expect(report.lost).toEqual([])
