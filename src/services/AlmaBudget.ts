@@ -12,12 +12,12 @@ import { almaItemKey, requestTimeout } from "./BudgetTable.js"
  * instance may use the whole budget when the others are idle.
  *
  * - **Slots, taken in small batches.** The calls of this instance waiting at one moment reserve
- *   their slots together, with a few spares for its next calls, one request for all of them (at
+ *   their slots together, with a spare for its next call, one request for all of them (at
  *   most `maxBatch`), each then waiting for its own. A slot is only used on time: a call woken
  *   more than `lateness` after its slot (a busy event loop) gives it up and reserves another.
  *   Slots are spaced `(1 s + margin) / ⌊rate⌋` apart (a rate under 1 as it is), so however
  *   late within that margin each call goes, no sliding second holds more than `⌊rate⌋` calls of
- *   the fleet. The margin (40 ms) costs 4% of the budget.
+ *   the fleet. The margin (50 ms) costs 5% of the budget.
  * - **Asked for ahead of the answer.** Slots are asked for from when the store's answer is
  *   expected (its last round trip, at most its 1 s request bound), so
  *   an idle bucket's first slot is not already stale when it arrives. A store that answers
@@ -38,15 +38,15 @@ import { almaItemKey, requestTimeout } from "./BudgetTable.js"
  */
 
 /** How late a call may still use its slot. */
-export const lateness = Duration.millis(30)
+export const lateness = Duration.millis(25)
 /**
- * The slots' spacing allows for calls this late after their slot: `lateness` by the check, and
- * 10 ms more between the check and the request reaching Alma (the request is built and written in
- * the same turn of the event loop). Split 20 + 20, a busy event loop gave up one slot in 12 and the
- * fleet bench filled 0.87 of the budget; 30 + 10, one in 40 and 0.90, no second over the budget
- * where Alma counts (the simulator in a process of its own).
+ * The slots' spacing allows for calls this late after their slot: `lateness` by the check, and as
+ * much again between the check and the request being counted by Alma (built and written in the same
+ * turn of the event loop, read by a gateway that has its own delays). Split 20 + 20 ms, a busy event
+ * loop gave up one slot in 12 and the fleet bench filled 0.87 of the budget; 25 + 15 ms let one
+ * second hold 41 where the simulator counts (in a process of its own); 25 + 25 ms, none.
  */
-export const margin = Duration.toMillis(lateness) + 10
+export const margin = 2 * Duration.toMillis(lateness)
 /**
  * The most slots are asked for ahead of the store's answer: the table's own request bound. A table
  * that answers later than that has failed (BudgetTable's timeout), and the fallback takes over.
@@ -70,8 +70,12 @@ const standingAt = (clock: Clock.Clock, at: number): Clock.Clock => ({
 })
 /** The most slots one reservation takes. */
 export const maxBatch = 8
-/** The most slots a reservation takes ahead of the calls waiting. */
-export const maxSpare = 3
+/**
+ * The most slots a reservation takes ahead of the calls waiting. One: a spare whose time comes while
+ * the instance's calls are elsewhere (writing to DynamoDB, between two batches) is lost to the fleet;
+ * with 3, one slot in nine was, in the fleet bench's queue mode (0.85 of the budget filled).
+ */
+export const maxSpare = 1
 /** While falling back, how often the table is tried again. */
 export const probeEvery = Duration.seconds(5)
 /** A call's price is in hundredths of a call at the budget's rate. */
@@ -308,12 +312,12 @@ export class AlmaBudget extends Context.Service<
       )
 
       /**
-       * One request for this call, the calls queued behind it and a few spare slots for the calls
-       * likely to follow (at most `maxBatch` in all): this call takes the first slot, the queue the
-       * next ones in order, and its next call the turn to reserve. The spares grow by one with each
-       * reservation whose spares were all used, up to `maxSpare`, and shrink by those that went
-       * unused: a steady instance pays one request per `1 + maxSpare` calls, one whose calls stop
-       * wastes at most `maxSpare` slots of the fleet. Not interruptible: the queue must be served.
+       * One request for this call, the calls queued behind it and a spare slot for the call likely
+       * to follow (at most `maxBatch` in all): this call takes the first slot, the queue the next
+       * ones in order, and its next call the turn to reserve. The spare comes back with each
+       * reservation whose spare was used and is left out after one that went unused: a steady
+       * instance pays about one request per two calls, one whose calls stop wastes one slot of the
+       * fleet. Not interruptible: the queue must be served.
        */
       const reserveForQueue = Effect.gen(function* () {
         const count = yield* Ref.modify(slots, (state): readonly [number, Slots] => {

@@ -61,7 +61,7 @@ describe("a budget table that answers late, without failing", () => {
   })
 
   it.effect(
-    "a batch's 5 callers keep calling with the table at 300 ms (a quarter of the budget for one instance)",
+    "a batch's 5 callers keep calling with the table at 300 ms (about a quarter of the budget for one instance)",
     () => {
       const latency = { ms: 300 }
       return Effect.gen(function* () {
@@ -85,8 +85,9 @@ describe("a budget table that answers late, without failing", () => {
         latency.ms = 0
         yield* Fiber.interrupt(fiber).pipe(Effect.forkChild)
         yield* advance(1_000)
-        // One reservation at a time per instance, 8 slots at most: 300 ms round trips bound it, not the budget.
-        expect(rate).toBeGreaterThanOrEqual(10)
+        // One reservation at a time per instance, for the calls waiting and one spare: 300 ms round
+        // trips bound it (about 10 calls/s), not the budget.
+        expect(rate).toBeGreaterThanOrEqual(9)
         expect(maxInAnyWindow(times)).toBeLessThanOrEqual(40)
       }).pipe(Effect.provide(overSlowStore(latency, "40")))
     }

@@ -192,7 +192,9 @@ describe("the pace Alma grants (AIMD)", () => {
       const refusedSettled = between(alma.refused, 10_000, 30_000)
       expect(settled).toBeGreaterThanOrEqual(0.8 * 20 * 20)
       expect(refusedSettled).toBeLessThanOrEqual(0.03 * (settled + refusedSettled))
-      expect(yield* pace.rate).toBeLessThan(22)
+      // Alma refuses once ⌊rate⌋ slots per (1 s + margin) make more than 20 calls a second (from 22
+      // on), and the rate climbs half a call/s in the second its cut takes to come.
+      expect(yield* pace.rate).toBeLessThan(23)
       // Alma grants 100/s again: the rate climbs back to the budget.
       threshold = 100
       yield* advance(60_000)
