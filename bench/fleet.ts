@@ -25,6 +25,8 @@ export interface FleetFigures {
   readonly maxCallsInAnySecond: number
   readonly dynamoRequestsPerAlmaCall: number
   readonly lost: number
+  /** Containers that fell back to their share of the budget (the table unreachable or too slow), and when (s from the start). */
+  readonly fallbacks: ReadonlyArray<number>
 }
 
 /** The `daily` scenario's figures. */
@@ -188,9 +190,12 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
 
     const competitor = shape.competitor === undefined ? undefined : startCompetitor(sim, shape.competitor)
     const lines: Array<ObservedLine> = []
+    // When a container fell back to its share: the table too slow or unreachable.
+    const fallbacks: Array<number> = []
     const stopLines = pipeline.observer.onLine((line) => {
       if (line.message.includes("daily reserve reached") || line.message.includes("calls to Alma resumed"))
         lines.push(line)
+      if (line.message.includes("Alma budget table unreachable")) fallbacks.push(line.at)
     })
     let turnedAt: number | undefined
     // The daily scenario: the day turns a while after the fleet paused.
@@ -241,7 +246,8 @@ export const scenario = (settings: FleetSettings, shape: RunShape) =>
       // The fleet's calls, admitted or refused, by their arrival at the simulator.
       maxCallsInAnySecond: maxInAnyWindow([...watched.fleet, ...watched.refused]),
       dynamoRequestsPerAlmaCall: round(counter.count() / Math.max(1, report.almaCalls.total), 3),
-      lost: report.lost.length
+      lost: report.lost.length,
+      fallbacks: fallbacks.map((at) => round((at - started) / 1000, 1))
     }
     const pausedLine = lines.find((line) => line.message.includes("daily reserve reached"))
     const resumedLine = lines.find((line) => line.message.includes("calls to Alma resumed"))

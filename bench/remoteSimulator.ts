@@ -1,5 +1,6 @@
 // The fleet bench's side of the Alma simulator in a process of its own (bench/simulatorProcess.ts).
 import { fork } from "node:child_process"
+import { setPriority } from "node:os"
 import { Data, Deferred, Duration, Effect, Schema } from "effect"
 import { type SimulatorCommand, SimulatorReply, type SimulatorSettings } from "./simulatorProtocol.js"
 
@@ -14,12 +15,23 @@ const decodeReply = Schema.decodeUnknownSync(SimulatorReply)
 export const remoteSimulator = (settings: SimulatorSettings) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        fork(new URL("./simulatorProcess.ts", import.meta.url), [JSON.stringify(settings)], {
+      Effect.sync(() => {
+        const process = fork(new URL("./simulatorProcess.ts", import.meta.url), [JSON.stringify(settings)], {
           execArgv: ["--import", "tsx"],
           stdio: ["ignore", "inherit", "inherit", "ipc"]
         })
-      ),
+        // Alma runs on machines of its own: on a 2-core machine the fleet's 16 runtimes and DynamoDB
+        // Local would otherwise keep its gateway from reading arrivals for tens of ms, then stamp a
+        // bunch of them at once. Where raising its priority is not allowed, it runs as it is.
+        if (process.pid !== undefined) {
+          try {
+            setPriority(process.pid, -10)
+          } catch {
+            // not permitted
+          }
+        }
+        return process
+      }),
       (process) =>
         Effect.callback<void>((resume) => {
           if (process.exitCode !== null || process.signalCode !== null) return resume(Effect.void)
