@@ -355,7 +355,9 @@ export class AlmaBudget extends Context.Service<
               ? [true, { ...state, queue: state.queue.filter((t) => t !== ticket) }]
               : [false, state]
           )
-          if (queued || !Deferred.isDoneUnsafe(ticket)) return
+          if (queued) return
+          // Out of the queue, it was handed something, or is being: whoever took it out completes it
+          // without interruption. A turn to reserve dropped here left the container waiting for ever.
           const handed = yield* Deferred.await(ticket)
           if (handed._tag === "reserve") yield* handOff
           else
