@@ -1,7 +1,7 @@
 // The fleet bench's side of the Alma simulator in a process of its own (bench/simulatorProcess.ts).
 import { fork } from "node:child_process"
 import { setPriority } from "node:os"
-import { Data, Deferred, Duration, Effect, Schema } from "effect"
+import { Data, Deferred, Duration, Effect, Option, Schema } from "effect"
 import { type SimulatorCommand, SimulatorReply, type SimulatorSettings } from "./simulatorProtocol.js"
 
 export class RemoteSimulatorError extends Data.TaggedError("RemoteSimulatorError")<{ readonly reason: string }> {}
@@ -9,7 +9,7 @@ export class RemoteSimulatorError extends Data.TaggedError("RemoteSimulatorError
 type Reply = SimulatorReply
 type Collected = Extract<Reply, { readonly type: "collected" }>
 
-const decodeReply = Schema.decodeUnknownSync(SimulatorReply)
+const decodeReply = Schema.decodeUnknownOption(SimulatorReply)
 
 /** Started in a child process for the scope's life; killed when it closes. */
 export const remoteSimulator = (settings: SimulatorSettings) =>
@@ -57,12 +57,16 @@ export const remoteSimulator = (settings: SimulatorSettings) =>
       waiting.clear()
     }
     child.on("message", (message: unknown) => {
-      const reply = decodeReply(message)
+      const decoded = decodeReply(message)
+      if (Option.isNone(decoded)) return failAll(`the simulator sent what is no reply: ${JSON.stringify(message)}`)
+      const reply = decoded.value
       const deferred = waiting.get(reply.type)
       waiting.delete(reply.type)
       if (deferred !== undefined) Deferred.doneUnsafe(deferred, Effect.succeed(reply))
     })
     child.on("exit", (code, signal) => failAll(`the simulator's process ended (${signal ?? code})`))
+    // A command sent to a process that has just died: its waiter fails instead of the bench crashing.
+    child.on("error", (error) => failAll(`the simulator's process: ${error.message}`))
     const send = (command: SimulatorCommand) => Effect.sync(() => child.send(command))
     const ready = yield* expect("ready")
     if (ready.type !== "ready") return yield* new RemoteSimulatorError({ reason: "the simulator did not start" })

@@ -9,6 +9,12 @@ import { SimulatorCommand, type SimulatorReply, SimulatorSettings } from "./simu
 const settings = Schema.decodeUnknownSync(Schema.fromJsonString(SimulatorSettings))(process.argv[2] ?? "")
 const reply = (message: SimulatorReply) => process.send?.(message)
 
+// The bench's end (or its crash) closes the channel: the simulator goes with it, started or not.
+let closing: () => Promise<void> = () => Promise.resolve()
+process.on("disconnect", () => {
+  void closing().then(() => process.exit(0))
+})
+
 let dayOffset = 0
 const sim = await startAlmaSimulator({
   users: settings.users,
@@ -27,7 +33,7 @@ sim.setCallHook((call) => {
   if (call.userId === settings.competitorUser) competitor.push(call.arrivedAt)
   else {
     fleet.push(call.arrivedAt)
-    remainingBefore.push({ at: call.arrivedAt, left: sim.remaining() + 1 })
+    remainingBefore.push({ at: call.arrivedAt, left: call.remaining + 1 })
   }
 })
 sim.setRefusalHook((refusal) => {
@@ -77,9 +83,7 @@ process.on("message", (message: unknown) => {
       return
   }
 })
-// The bench's end (or its crash) closes the channel: the simulator goes with it.
-process.on("disconnect", () => {
-  void sim.close().then(() => process.exit(0))
-})
+closing = () => sim.close()
+if (!process.connected) void sim.close().then(() => process.exit(0))
 
 reply({ type: "ready", url: sim.url, apiKey: sim.apiKey, userIds: sim.userIds(), queueModeCalls })

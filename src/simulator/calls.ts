@@ -17,6 +17,8 @@ export interface SimulatorCall {
   readonly index: number
   /** When the gateway counted it against the thresholds (epoch ms, wall clock): on arrival. */
   readonly arrivedAt: number
+  /** The day's calls left once the gateway admitted it (its answer's `X-Exl-Api-Remaining`). */
+  readonly remaining: number
 }
 
 export type CallHook = (call: SimulatorCall) => void | Promise<void>
@@ -32,10 +34,15 @@ export interface SimulatorRefusal {
 
 export type RefusalHook = (refusal: SimulatorRefusal) => void
 
-export const describeCall = (route: Route, query: URLSearchParams, index: number, arrivedAt: number): SimulatorCall => {
+export const describeCall = (
+  route: Route,
+  query: URLSearchParams,
+  index: number,
+  arrival: { readonly arrivedAt: number; readonly remaining: number }
+): SimulatorCall => {
   const paging = parsePaging(query)
   const { offset, limit } = paging.kind === "ok" ? paging.paging : { offset: 0, limit: DEFAULT_LIMIT }
-  const common = { userId: route.userId, offset, limit, query: new URLSearchParams(query), index, arrivedAt }
+  const common = { userId: route.userId, offset, limit, query: new URLSearchParams(query), index, ...arrival }
   switch (route.endpoint) {
     case "loans":
     case "requests":

@@ -222,7 +222,7 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
       if (target.kind === "malformed") return errorReply(format, almaErrors.malformedPath, remaining)
       if (!routed) return errorReply(format, almaErrors.methodNotAllowed, remaining)
       const { route, query } = target
-      if (!(await runHook(callHook, () => describeCall(route, query, index, arrivedAt)))) {
+      if (!(await runHook(callHook, () => describeCall(route, query, index, { arrivedAt, remaining })))) {
         stats.count("hookErrors")
         return errorReply(format, almaErrors.general(500), remaining)
       }

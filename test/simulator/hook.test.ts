@@ -45,7 +45,9 @@ describe("call hook", () => {
     await call(s, `/users/${user}/requests/7`)
     await call(s, `/users/${user}/fees?status=ACTIVE`)
     await call(s, `/users/${user}/fees/9`)
-    expect(seen.map(({ query, arrivedAt: _, ...rest }) => ({ ...rest, query: query.toString() }))).toEqual([
+    expect(
+      seen.map(({ query, arrivedAt: _, remaining: __, ...rest }) => ({ ...rest, query: query.toString() }))
+    ).toEqual([
       {
         endpoint: "loans",
         userId: "Jane.Doe@Example.edu",
@@ -156,9 +158,9 @@ describe("call hook", () => {
       refusals.push(refusal)
       throw new Error("a broken counter changes no answer")
     })
-    const admitted: string[] = []
+    const admitted: Array<readonly [string, number]> = []
     s.setCallHook((c) => {
-      admitted.push(c.userId)
+      admitted.push([c.userId, c.remaining])
     })
     const [A = "", B = "", C = "", D = "", E = ""] = s.userIds()
     const before = Date.now()
@@ -167,7 +169,11 @@ describe("call hook", () => {
     s.setThresholds({ perSecond: Number.POSITIVE_INFINITY })
     expect((await call(s, `/users/${enc(C)}/fees`)).status).toBe(200)
     expect((await call(s, `/users/${enc(D)}/fees`)).status).toBe(429)
-    expect(admitted).toEqual([A, C])
+    // Each admitted call says what the day had left once it was counted.
+    expect(admitted).toEqual([
+      [A, 1],
+      [C, 0]
+    ])
     expect(refusals.map(({ threshold, userId }) => ({ threshold, userId }))).toEqual([
       { threshold: "per-second", userId: B },
       { threshold: "daily", userId: D }
