@@ -7,7 +7,6 @@ import { type SimulatorCommand, SimulatorReply, type SimulatorSettings } from ".
 export class RemoteSimulatorError extends Data.TaggedError("RemoteSimulatorError")<{ readonly reason: string }> {}
 
 type Reply = SimulatorReply
-type Collected = Extract<Reply, { readonly type: "collected" }>
 
 const decodeReply = Schema.decodeUnknownOption(SimulatorReply)
 
@@ -41,10 +40,17 @@ export const remoteSimulator = (settings: SimulatorSettings) =>
     )
     // One reply awaited at a time, of the type asked for.
     const waiting = new Map<Reply["type"], Deferred.Deferred<Reply, RemoteSimulatorError>>()
-    const expect = (type: Reply["type"]) => {
+    /** The next reply of this type (the map holds the waiter by its type, so it is of that type). */
+    const expect = <T extends Reply["type"]>(type: T) => {
       const deferred = Deferred.makeUnsafe<Reply, RemoteSimulatorError>()
       waiting.set(type, deferred)
+      const isOfType = (reply: Reply): reply is Extract<Reply, { readonly type: T }> => reply.type === type
       return Deferred.await(deferred).pipe(
+        Effect.flatMap((reply) =>
+          isOfType(reply)
+            ? Effect.succeed(reply)
+            : Effect.fail(new RemoteSimulatorError({ reason: `"${reply.type}" where "${type}" was expected` }))
+        ),
         Effect.timeoutOrElse({
           duration: Duration.minutes(1),
           orElse: () => Effect.fail(new RemoteSimulatorError({ reason: `no "${type}" from the simulator in 1 minute` }))
@@ -69,7 +75,6 @@ export const remoteSimulator = (settings: SimulatorSettings) =>
     child.on("error", (error) => failAll(`the simulator's process: ${error.message}`))
     const send = (command: SimulatorCommand) => Effect.sync(() => child.send(command))
     const ready = yield* expect("ready")
-    if (ready.type !== "ready") return yield* new RemoteSimulatorError({ reason: "the simulator did not start" })
     return {
       url: ready.url,
       apiKey: ready.apiKey,
@@ -80,16 +85,13 @@ export const remoteSimulator = (settings: SimulatorSettings) =>
       turnDay: Effect.gen(function* () {
         const answer = expect("turned")
         yield* send({ type: "turnDay" })
-        const turned = yield* answer
-        return turned.type === "turned" ? turned.at : Date.now()
+        return (yield* answer).at
       }),
       /** Everything it counted; it counts no more. */
-      collect: Effect.gen(function* (): Effect.fn.Return<Collected, RemoteSimulatorError> {
+      collect: Effect.gen(function* () {
         const answer = expect("collected")
         yield* send({ type: "collect" })
-        const collected = yield* answer
-        if (collected.type !== "collected") return yield* new RemoteSimulatorError({ reason: "unexpected reply" })
-        return collected
+        return yield* answer
       })
     }
   })

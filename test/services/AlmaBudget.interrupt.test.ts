@@ -1,10 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Scheduler } from "effect"
-import { RateLimiter } from "effect/persistence"
-import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import { AlmaBudget } from "../../src/services/AlmaBudget.js"
 import { AlmaPace } from "../../src/services/AlmaPace.js"
 import { createPrng } from "../../src/simulator/prng.js"
+import { delayedStore } from "../support/budget.js"
 import { testConfig } from "../support/layers.js"
 
 // Waiting calls are interrupted all the time: a list's other pages when one fails, updateUser's
@@ -12,21 +11,10 @@ import { testConfig } from "../support/layers.js"
 // reserve was handed to it (out of the queue, its ticket not yet completed) once dropped the turn:
 // `reserving` stayed true and every later call of the container waited for ever.
 
-const slowStore = Layer.effect(
-  RateLimiterStore,
-  Effect.gen(function* () {
-    const inner = yield* RateLimiterStore
-    return RateLimiterStore.of({
-      ...inner,
-      tokenBucket: (options) => Effect.delay(inner.tokenBucket(options), Duration.millis(2))
-    })
-  })
-).pipe(Layer.provide(RateLimiter.layerStoreMemory))
-
 const budgetLayer = () =>
   AlmaBudget.layer.pipe(
     Layer.provide(AlmaPace.layerMemory),
-    Layer.provide(slowStore),
+    Layer.provide(delayedStore(() => Duration.millis(2))),
     Layer.provide(testConfig({ ALMA_MAX_RPS: undefined, ALMA_BUDGET: "500" }))
   )
 

@@ -1,12 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer } from "effect"
-import { RateLimiter } from "effect/persistence"
-import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
 import { AlmaBudget } from "../../src/services/AlmaBudget.js"
 import * as AlmaFleet from "../../src/services/AlmaFleet.js"
 import { AlmaPace } from "../../src/services/AlmaPace.js"
-import { maxInAnyWindow } from "../support/budget.js"
+import { delayedStore, maxInAnyWindow } from "../support/budget.js"
 import { testConfig } from "../support/layers.js"
 
 // Found by the adversarial review of issue 10: a budget table that answers correctly but late (well
@@ -18,23 +16,10 @@ const advance = (millis: number, step = 10) =>
     for (let t = 0; t < millis; t += step) yield* TestClock.adjust(Duration.millis(step))
   })
 
-/** Effect's memory store, answering only after `latency.ms`. */
-const slowStore = (latency: { ms: number }) =>
-  Layer.effect(
-    RateLimiterStore,
-    Effect.gen(function* () {
-      const inner = yield* RateLimiterStore
-      return RateLimiterStore.of({
-        ...inner,
-        tokenBucket: (options) => Effect.delay(inner.tokenBucket(options), Duration.millis(latency.ms))
-      })
-    })
-  ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
-
 const overSlowStore = (latency: { ms: number }, budget: string) =>
   AlmaBudget.layer.pipe(
     Layer.provide(AlmaPace.layerMemory),
-    Layer.provide(slowStore(latency)),
+    Layer.provide(delayedStore(() => Duration.millis(latency.ms))),
     Layer.provide(testConfig({ ALMA_MAX_RPS: undefined, ALMA_BUDGET: budget, ALMA_FLEET_INSTANCES: "4" }))
   )
 

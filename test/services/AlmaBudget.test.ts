@@ -1,7 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer } from "effect"
-import { RateLimiter } from "effect/persistence"
-import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
@@ -9,7 +7,7 @@ import { AlmaBudget, lateness, margin, maxBatch, maxSpare } from "../../src/serv
 import * as AlmaFleet from "../../src/services/AlmaFleet.js"
 import { AlmaPace, paceSettings, rateAt } from "../../src/services/AlmaPace.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
-import { maxInAnyWindow, thresholdAlma } from "../support/budget.js"
+import { delayedStore, maxInAnyWindow, thresholdAlma } from "../support/budget.js"
 import { testConfig } from "../support/layers.js"
 
 /** The budget, pace and reserve of one container, in memory, from these settings. */
@@ -49,16 +47,7 @@ describe("the Alma budget of one container", () => {
 
   it.effect("the calls waiting together take their slots in one request (at most maxBatch)", () => {
     // A store that takes 10 ms to answer, as a table does: calls arriving meanwhile queue up.
-    const slowStore = Layer.effect(
-      RateLimiterStore,
-      Effect.gen(function* () {
-        const inner = yield* RateLimiterStore
-        return RateLimiterStore.of({
-          ...inner,
-          tokenBucket: (options) => Effect.delay(inner.tokenBucket(options), Duration.millis(10))
-        })
-      })
-    ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+    const slowStore = delayedStore(() => Duration.millis(10))
     const budget = AlmaBudget.layer.pipe(
       Layer.provide(AlmaPace.layerMemory),
       Layer.provide(slowStore),
@@ -82,17 +71,7 @@ describe("the Alma budget of one container", () => {
     // The store reads the time only after a round trip, as a take retried after a failed condition
     // does: the slots must be counted from the time it used, not from when the take was sent. The
     // round trip is longer than a slot's lateness, so a first slot asked for at once is given up.
-    const lateStore = Layer.effect(
-      RateLimiterStore,
-      Effect.gen(function* () {
-        const inner = yield* RateLimiterStore
-        return RateLimiterStore.of({
-          ...inner,
-          tokenBucket: (options) =>
-            Effect.andThen(Effect.sleep(Duration.sum(lateness, Duration.millis(10))), inner.tokenBucket(options))
-        })
-      })
-    ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+    const lateStore = delayedStore(() => Duration.sum(lateness, Duration.millis(10)))
     const config = testConfig({ ALMA_MAX_RPS: undefined, ALMA_BUDGET: "10" })
     return Effect.gen(function* () {
       const store = Layer.succeedContext(yield* Layer.build(lateStore))

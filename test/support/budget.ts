@@ -1,8 +1,26 @@
-import { Clock, Effect, Layer } from "effect"
+import { Clock, type Duration, Effect, Layer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
+import { RateLimiter } from "effect/persistence"
+import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import type { FakeAnswer } from "./fakeAlmaHttp.js"
 
 export { maxInAnyWindow } from "../../bench/slidingWindow.js"
+
+/**
+ * Effect's memory store, answering each reservation only after `delay()` (asked at each one, so a
+ * test may change it), and reading the time then: a budget table's round trip.
+ */
+export const delayedStore = (delay: () => Duration.Input) =>
+  Layer.effect(
+    RateLimiterStore,
+    Effect.gen(function* () {
+      const inner = yield* RateLimiterStore
+      return RateLimiterStore.of({
+        ...inner,
+        tokenBucket: (options) => Effect.delay(inner.tokenBucket(options), delay())
+      })
+    })
+  ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
 
 /** A fake Alma answering from the Effect clock's time (the test clock in `it.effect`); every call's time is kept. */
 export const clockedAlma = (answer: (now: number, url: URL) => FakeAnswer) => {
