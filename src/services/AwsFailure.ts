@@ -1,3 +1,4 @@
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
 import { Effect, Schema } from "effect"
 
 /** What an operator needs from an AWS SDK failure: the error's name (or errno code) and its text. */
@@ -11,25 +12,24 @@ export interface AwsFailure {
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && key in value ? Reflect.get(value, key) : undefined
 
-const transientCodes = new Set([
-  "ThrottlingException",
-  "Throttling",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "TooManyRequestsException",
-  "KmsThrottled",
-  "ServiceUnavailable",
-  "InternalError",
-  "InternalFailure",
-  "TimeoutError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ECONNABORTED"
-])
+// What the SDK's classification misses: it knows a server fault only by its HTTP status, which an
+// emulator's or a hand-made error may not carry, and it does not list these names nor ECONNABORTED.
+const transientWithoutStatus = new Set(["KmsThrottled", "ServiceUnavailable", "InternalError", "InternalFailure"])
+const transientErrno = new Set(["ECONNABORTED"])
+
+type SdkError = Parameters<typeof isTransientError>[0]
+
+/** What the SDK's classifiers read: an Error whose `cause`, if it has one, is an Error too. */
+const isSdkError = (error: unknown): error is SdkError =>
+  error instanceof Error && (error.cause === undefined || error.cause instanceof Error)
+
+/** Throttling, a timeout, a dropped connection or a 5xx, as the SDK's retry strategy classifies them. */
+const retryableBySdk = (error: unknown): boolean =>
+  isSdkError(error) &&
+  (isThrottlingError(error) ||
+    isTransientError(error) ||
+    // isServerError compares the status as a number, and a string such as "503" would pass.
+    (typeof field(field(error, "$metadata"), "httpStatusCode") === "number" && isServerError(error)))
 
 /**
  * Reads an AWS SDK v3 error (a ServiceException, a credentials error, or a Node network error). The
@@ -42,14 +42,11 @@ export const awsFailure = (error: unknown): AwsFailure => {
   const code = typeof name === "string" && name !== "Error" ? name : typeof errno === "string" ? errno : "UnknownError"
   const message = field(error, "message")
   const detail = (typeof message === "string" ? message : String(error)).replace(/\s+/g, " ").trim().slice(0, 300)
-  const fault = field(error, "$fault")
-  const status = field(field(error, "$metadata"), "httpStatusCode")
   const transient =
-    transientCodes.has(code) ||
-    (typeof errno === "string" && transientCodes.has(errno)) ||
-    fault === "server" ||
-    (typeof status === "number" && status >= 500) ||
-    field(error, "$retryable") !== undefined
+    retryableBySdk(error) ||
+    field(error, "$fault") === "server" ||
+    transientWithoutStatus.has(code) ||
+    (typeof errno === "string" && transientErrno.has(errno))
   return { code, detail, transient }
 }
 
