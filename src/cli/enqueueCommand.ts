@@ -3,6 +3,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { type EnqueueIdsProgress, enqueueUserIds, type UnsentId } from "../operations/enqueueUserIds.js"
 import { resolveQueueUrl } from "../operations/stageQueues.js"
 import { parseUserIds, type UserIdList } from "../operations/userIdList.js"
+import { Sqs } from "../services/Sqs.js"
 import { describeFileError, incomplete, reportFailures, usage } from "./ops/failure.js"
 import { formatCount, formatDuration, formatRate, printable, withProgress } from "./ops/progress.js"
 import { acquireTarget, targetFlags } from "./ops/target.js"
@@ -126,17 +127,18 @@ export const enqueueCommand = Command.make(
       }
 
       const target = yield* acquireTarget(flags, { users: flags.queueUrl })
-      const queueUrl = yield* resolveQueueUrl(target.sqs, target.source, "users")
+      const queueUrl = yield* resolveQueueUrl(target.source, "users").pipe(Effect.provideService(Sqs, target.sqs))
       yield* Console.error(`sending ${formatCount(list.ids.length)} user IDs to ${queueUrl}`)
 
       let progress: EnqueueIdsProgress = { total: list.ids.length, sent: 0, failed: 0, retried: 0 }
       const started = Date.now()
-      const report = yield* enqueueUserIds(target.sqs, queueUrl, list.ids, {
+      const report = yield* enqueueUserIds(queueUrl, list.ids, {
         concurrency: flags.concurrency,
         onProgress: (p) => {
           progress = p
         }
       }).pipe(
+        Effect.provideService(Sqs, target.sqs),
         withProgress(
           () => ({
             done: progress.sent + progress.failed,

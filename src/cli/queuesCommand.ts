@@ -2,15 +2,9 @@ import { Console, Duration, Effect, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { budgetTableName, readFleetStatus, renderFleetStatus } from "../operations/fleetStatus.js"
 import { type PeekedMessage, peekMessages, type QueueCounts, queueCounts } from "../operations/queueStatus.js"
-import {
-  QUEUE_KEYS,
-  type QueueKey,
-  queueNameOf,
-  type ResolvedQueue,
-  resolveQueue,
-  type Stage
-} from "../operations/stageQueues.js"
-import type { SqsCallFailed } from "../services/AwsFailure.js"
+import { QUEUE_KEYS, type QueueKey, type ResolvedQueue, resolveQueue, type Stage } from "../operations/stageQueues.js"
+import { queueNameOf, Sqs } from "../services/Sqs.js"
+import type { SqsCallFailed } from "../services/SqsError.js"
 import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
 import { formatCount, printable } from "./ops/progress.js"
 import {
@@ -72,7 +66,8 @@ const resolveAll = (target: Target, outcome: Outcome) =>
   Effect.forEach(
     QUEUE_KEYS,
     (key: QueueKey) =>
-      resolveQueue(target.sqs, target.source, key).pipe(
+      resolveQueue(target.source, key).pipe(
+        Effect.provideService(Sqs, target.sqs),
         Effect.map(Option.some),
         Effect.catchTag("QueueUnknown", (error) =>
           outcome.problem(error.message, exitCodes.usage).pipe(Effect.as(Option.none<ResolvedQueue>()))
@@ -101,7 +96,8 @@ const show = Effect.fn("queues.show")(function* (
       { label: `${queue.key} DLQ`, url: queue.dlqUrl, dlq: true }
     ]),
     (row) =>
-      queueCounts(target.sqs, row.url, { inFlightInsideVisible: target.localEmulator }).pipe(
+      queueCounts(row.url, { inFlightInsideVisible: target.localEmulator }).pipe(
+        Effect.provideService(Sqs, target.sqs),
         Effect.catchTag("SqsCallFailed", (error) =>
           outcome.problem(error.message, exitCodes.operational).pipe(Effect.as(error))
         ),
@@ -119,7 +115,7 @@ const show = Effect.fn("queues.show")(function* (
   if (peek === undefined) return
   for (const row of rows) {
     if (!row.dlq || "_tag" in row.counts || row.counts.visible === 0) continue
-    const peeked = yield* peekMessages(target.sqs, row.url, peek)
+    const peeked = yield* peekMessages(row.url, peek).pipe(Effect.provideService(Sqs, target.sqs))
     yield* Console.log(
       `\n${row.label} (${row.name}): ${formatCount(peeked.length)} of ${formatCount(row.counts.visible)} shown, left in place`
     )

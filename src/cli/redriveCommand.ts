@@ -2,7 +2,8 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { queueCounts } from "../operations/queueStatus.js"
 import { type RedriveProgress, type RedriveReport, redrive } from "../operations/redrive.js"
-import { QUEUE_KEYS, type QueueKey, queueNameOf, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
+import { QUEUE_KEYS, type QueueKey, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
+import { queueNameOf, Sqs } from "../services/Sqs.js"
 import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
 import { formatCount, formatDuration, formatRate, withProgress } from "./ops/progress.js"
 import { acquireTarget, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
@@ -24,7 +25,7 @@ const redriveOne = Effect.fn("redrive.queue")(function* (
   const sourceName = queueNameOf(queue.url)
   // Copying a queue onto itself would never end: each copy is a new message to receive again.
   if (queue.dlqUrl === queue.url) return yield* usage(`${queue.key}: the DLQ given is the queue itself (${sourceName})`)
-  const before = yield* queueCounts(target.sqs, queue.dlqUrl, { inFlightInsideVisible: target.localEmulator })
+  const before = yield* queueCounts(queue.dlqUrl, { inFlightInsideVisible: target.localEmulator })
   if (before.visible === 0) {
     const inFlight =
       before.inFlight === 0 ? "" : ` (${formatCount(before.inFlight)} in flight: run again once they are visible)`
@@ -38,7 +39,6 @@ const redriveOne = Effect.fn("redrive.queue")(function* (
     progress = { ...p, total: p.total ?? before.visible }
   }
   const report = yield* redrive(
-    target.sqs,
     { dlqUrl: queue.dlqUrl, sourceUrl: queue.url },
     {
       method,
@@ -109,8 +109,9 @@ export const redriveCommand = Command.make(
       let drained = 0
       for (const key of keys) {
         // One queue's failure is reported and the others still go back.
-        const outcome = yield* resolveQueue(target.sqs, target.source, key).pipe(
+        const outcome = yield* resolveQueue(target.source, key).pipe(
           Effect.flatMap((queue) => redriveOne(target, queue, flags.method)),
+          Effect.provideService(Sqs, target.sqs),
           Effect.catch((error) =>
             Console.error(`lag-buc: ${key}: ${error.message}`).pipe(
               Effect.as({

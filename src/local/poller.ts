@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises"
-import {
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient
-} from "@aws-sdk/client-sqs"
+import type { Message, SQSClient } from "@aws-sdk/client-sqs"
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
+import { Cause, Duration, Effect, Exit } from "effect"
+import { makeSqs } from "../services/Sqs.js"
+import { retrySchedule } from "../services/SqsError.js"
 import { type BatchVerdict, type HandlerOutcome, judgeBatch } from "./batchVerdict.js"
 import { lambdaContext, newContainerId } from "./lambdaContext.js"
 import { messageCounts } from "./queues.js"
@@ -134,7 +131,8 @@ const emptyStats = (): MutableStats => ({
   inFlight: 0
 })
 
-const RECEIVE_BACKOFF_MS = { initial: 100, max: 2_000 } as const
+/** After a failed receive: 100 ms, doubling, at most 2 s, until a receive succeeds or the poller stops. */
+const receiveRetries = retrySchedule({ base: Duration.millis(100), maxDelay: Duration.seconds(2) })
 
 const clampInt = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, Math.floor(value)))
 
@@ -195,20 +193,7 @@ export const createPoller = (options: PollerOptions): Poller => {
     } catch {}
   }
 
-  const receive = async (queueUrl: string, max: number, wait: number): Promise<ReadonlyArray<Message>> => {
-    const { Messages = [] } = await options.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: max,
-        WaitTimeSeconds: wait,
-        // local-aws-sqs only reads the deprecated AttributeNames; real SQS reads either.
-        AttributeNames: ["All"],
-        MessageSystemAttributeNames: ["All"],
-        MessageAttributeNames: ["All"]
-      })
-    )
-    return Messages
-  }
+  const sqs = makeSqs(options.client)
 
   /**
    * Long-polls for one message, then sweeps up to batchSize−1 more without waiting. A single long poll
@@ -216,27 +201,27 @@ export const createPoller = (options: PollerOptions): Poller => {
    * re-receive its own messages (counting receives towards the DLQ) whenever that wait outlasts the
    * visibility timeout.
    */
-  const receiveBatch = async (m: ResolvedMapping): Promise<ReadonlyArray<Message>> => {
-    const first = await receive(m.queueUrl, 1, waitTimeSeconds)
-    if (first.length === 0 || m.batchSize === 1) return first
-    return [...first, ...(await receive(m.queueUrl, m.batchSize - 1, 0))]
-  }
+  const receiveBatch = (m: ResolvedMapping) =>
+    Effect.gen(function* () {
+      const first = yield* sqs.receive(m.queueUrl, { max: 1, waitSeconds: waitTimeSeconds })
+      if (first.length === 0 || m.batchSize === 1) return first
+      return [...first, ...(yield* sqs.receive(m.queueUrl, { max: m.batchSize - 1, waitSeconds: 0 }))]
+    })
 
   const deleteRecords = async (m: ResolvedMapping, records: ReadonlyArray<SQSRecord>): Promise<number> => {
     if (records.length === 0) return 0
     try {
-      const result = await options.client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: m.queueUrl,
-          Entries: records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle }))
-        })
+      const result = await Effect.runPromise(
+        sqs.delete(
+          m.queueUrl,
+          records.map((r) => r.receiptHandle)
+        )
       )
-      const failed = result.Failed ?? []
-      if (failed.length > 0) {
-        statsOf(m.functionName).deleteErrors += failed.length
-        emit({ type: "deleteError", functionName: m.functionName, error: failed })
+      if (result.failed.length > 0) {
+        statsOf(m.functionName).deleteErrors += result.failed.length
+        emit({ type: "deleteError", functionName: m.functionName, error: result.failed })
       }
-      return result.Successful?.length ?? 0
+      return result.deleted.length
     } catch (error) {
       statsOf(m.functionName).deleteErrors += records.length
       emit({ type: "deleteError", functionName: m.functionName, error })
@@ -311,33 +296,29 @@ export const createPoller = (options: PollerOptions): Poller => {
 
   const worker = async (m: ResolvedMapping, instance: number, signal: AbortSignal): Promise<void> => {
     const containerId = newContainerId()
-    let backoff: number = RECEIVE_BACKOFF_MS.initial
+    // A receive and the invocation of what it brought are never cut short: messages received while
+    // stopping are already in flight, and are still delivered. Only the pause before a retry ends at stop().
+    const pollOnce = receiveBatch(m).pipe(
+      Effect.tapError((error) =>
+        Effect.sync(() => {
+          statsOf(m.functionName).receiveErrors += 1
+          emit({ type: "receiveError", functionName: m.functionName, error })
+        })
+      ),
+      Effect.flatMap((messages) =>
+        messages.length === 0 ? Effect.void : Effect.promise(() => invoke(m, instance, messages, containerId))
+      ),
+      Effect.uninterruptible,
+      Effect.retry(receiveRetries)
+    )
     while (!signal.aborted) {
-      let messages: ReadonlyArray<Message>
-      try {
-        messages = await receiveBatch(m)
-        backoff = RECEIVE_BACKOFF_MS.initial
-      } catch (error) {
-        statsOf(m.functionName).receiveErrors += 1
-        emit({ type: "receiveError", functionName: m.functionName, error })
-        await sleep(backoff, undefined, { signal }).catch(() => undefined)
-        backoff = Math.min(backoff * 2, RECEIVE_BACKOFF_MS.max)
-        continue
-      }
-      // Messages received while stopping are still delivered: they are already in flight.
-      if (messages.length > 0) await invoke(m, instance, messages, containerId)
+      const exit = await Effect.runPromiseExit(pollOnce, { signal })
+      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) throw Cause.squash(exit.cause)
     }
   }
 
   const resolveMapping = async (m: EventSourceMapping): Promise<ResolvedMapping> => {
-    let queueArn = m.queueArn
-    if (queueArn === undefined) {
-      const { Attributes } = await options.client.send(
-        new GetQueueAttributesCommand({ QueueUrl: m.queueUrl, AttributeNames: ["QueueArn"] })
-      )
-      queueArn = Attributes?.QueueArn
-      if (queueArn === undefined) throw new Error(`No QueueArn for ${m.queueUrl}`)
-    }
+    const queueArn = m.queueArn ?? (await Effect.runPromise(sqs.queueArn(m.queueUrl)))
     return {
       functionName: m.functionName,
       queueUrl: m.queueUrl,

@@ -1,11 +1,6 @@
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient
-} from "@aws-sdk/client-sqs"
+import { CreateQueueCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs"
+import { Effect } from "effect"
+import { makeSqs, type QueueCounts } from "../services/Sqs.js"
 
 export interface QueueWithDlq {
   readonly url: string
@@ -23,62 +18,41 @@ export interface CreateQueueOptions {
 
 const FOURTEEN_DAYS_SECONDS = 14 * 24 * 60 * 60
 
-const queueArn = async (client: SQSClient, url: string): Promise<string> => {
-  const { Attributes } = await client.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] })
-  )
-  const arn = Attributes?.QueueArn
-  if (arn === undefined) throw new Error(`GetQueueAttributes returned no QueueArn for ${url}`)
-  return arn
-}
-
-const createQueue = async (client: SQSClient, name: string, attributes: Record<string, string>): Promise<string> => {
-  const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))
-  if (QueueUrl === undefined) throw new Error(`CreateQueue returned no QueueUrl for ${name}`)
-  return QueueUrl
-}
+const createQueue = (client: SQSClient, name: string, attributes: Record<string, string>) =>
+  makeSqs(client)
+    .call("CreateQueue", name, (sqs, signal) =>
+      sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }), { abortSignal: signal })
+    )
+    .pipe(
+      Effect.flatMap(({ QueueUrl }) =>
+        QueueUrl === undefined
+          ? Effect.fail(new Error(`CreateQueue returned no QueueUrl for ${name}`))
+          : Effect.succeed(QueueUrl)
+      )
+    )
 
 /** A queue whose messages move to its DLQ after `maxReceiveCount` receives, as every queue of this service. */
-export const createQueueWithDlq = async (client: SQSClient, options: CreateQueueOptions): Promise<QueueWithDlq> => {
-  const dlqUrl = await createQueue(client, options.dlqName, { MessageRetentionPeriod: String(FOURTEEN_DAYS_SECONDS) })
-  const dlqArn = await queueArn(client, dlqUrl)
-  const url = await createQueue(client, options.name, {
-    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount })
-  })
-  return { url, arn: await queueArn(client, url), dlqUrl, dlqArn }
-}
-
-export interface MessageCounts {
-  /** Messages a ReceiveMessage could return now. */
-  readonly visible: number
-  /** Received and neither deleted nor back to visible yet. */
-  readonly inFlight: number
-  /** Sent with a delay that has not passed yet (a record deferred while Alma's daily reserve is reached). */
-  readonly delayed: number
-}
-
-/**
- * local-aws-sqs counts in-flight messages inside ApproximateNumberOfMessages (real SQS counts only
- * visible ones), hence the subtraction; test/local/sqs.test.ts pins that behaviour so that a library
- * upgrade which fixes it fails loudly instead of skewing counts.
- */
-export const messageCounts = async (client: SQSClient, url: string): Promise<MessageCounts> => {
-  const { Attributes } = await client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed"
-      ]
+export const createQueueWithDlq = (client: SQSClient, options: CreateQueueOptions): Promise<QueueWithDlq> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const sqs = makeSqs(client)
+      const dlqUrl = yield* createQueue(client, options.dlqName, {
+        MessageRetentionPeriod: String(FOURTEEN_DAYS_SECONDS)
+      })
+      const dlqArn = yield* sqs.queueArn(dlqUrl)
+      const url = yield* createQueue(client, options.name, {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount })
+      })
+      return { url, arn: yield* sqs.queueArn(url), dlqUrl, dlqArn }
     })
   )
-  const total = Number(Attributes?.ApproximateNumberOfMessages ?? "0")
-  const inFlight = Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? "0")
-  const delayed = Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? "0")
-  return { visible: Math.max(0, total - inFlight), inFlight, delayed }
-}
+
+export type MessageCounts = QueueCounts
+
+/** The counts of a local-aws-sqs queue, whose in-flight messages it counts among the visible ones. */
+export const messageCounts = (client: SQSClient, url: string): Promise<MessageCounts> =>
+  Effect.runPromise(makeSqs(client).counts(url, { inFlightInsideVisible: true }))
 
 export interface ReceiveAllOptions {
   /** Delete what was received (default true); otherwise the messages stay in flight until their visibility timeout. */
@@ -89,32 +63,26 @@ export interface ReceiveAllOptions {
  * Takes every currently visible message off a queue. WaitTimeSeconds 0 on purpose: local-aws-sqs's
  * long poll re-receives the same message within one call once its visibility timeout lapses.
  */
-export const receiveAll = async (
+export const receiveAll = (
   client: SQSClient,
   url: string,
   options: ReceiveAllOptions = {}
 ): Promise<ReadonlyArray<Message>> => {
-  const received: Message[] = []
-  for (;;) {
-    const { Messages = [] } = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: url,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        AttributeNames: ["All"],
-        MessageSystemAttributeNames: ["All"],
-        MessageAttributeNames: ["All"]
-      })
-    )
-    if (Messages.length === 0) return received
-    received.push(...Messages)
-    if (options.delete ?? true) {
-      await client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle }))
-        })
-      )
-    }
-  }
+  const sqs = makeSqs(client)
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      const received: Array<Message> = []
+      for (;;) {
+        const messages = yield* sqs.receive(url, { max: 10, waitSeconds: 0 })
+        if (messages.length === 0) return received
+        received.push(...messages)
+        if (options.delete ?? true) {
+          yield* sqs.delete(
+            url,
+            messages.flatMap((message) => (message.ReceiptHandle === undefined ? [] : [message.ReceiptHandle]))
+          )
+        }
+      }
+    })
+  )
 }

@@ -4,6 +4,7 @@ import { type CacheKey, localStackResource, pollerResource } from "../local/inde
 import { enqueueUserIds } from "../operations/enqueueUserIds.js"
 import type { AlmaEndpoint } from "../services/Alma.js"
 import type { AwsClients } from "../services/AwsClients.js"
+import { makeSqs, Sqs } from "../services/Sqs.js"
 import {
   type ContainerId,
   FUNCTION_NAMES,
@@ -232,7 +233,9 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
     const since = observer.sequence()
     const settledNow = () => [...observer.settled.values()].filter((user) => user.seq > since)
 
-    const enqueued = yield* enqueueUserIds(stack.clients.sqs, stack.queues.users.url, refreshOptions.userIds)
+    const enqueued = yield* enqueueUserIds(stack.queues.users.url, refreshOptions.userIds).pipe(
+      Effect.provideService(Sqs, makeSqs(stack.clients.sqs))
+    )
     if (enqueued.failed > 0) {
       return yield* new LocalRunFailed({ stage: "enqueue", detail: `${enqueued.failed} user IDs could not be queued` })
     }

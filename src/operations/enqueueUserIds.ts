@@ -1,7 +1,6 @@
-import type { SQSClient } from "@aws-sdk/client-sqs"
 import { Clock, type Duration, Effect } from "effect"
 import type { AwsFailure } from "../services/AwsFailure.js"
-import { sendMessageBatches } from "../services/SqsBatches.js"
+import { Sqs } from "../services/Sqs.js"
 
 export interface EnqueueIdsProgress {
   readonly total: number
@@ -37,15 +36,14 @@ export interface EnqueueIdsOptions {
  * service, with the retries counted: an operator watching a bulk run wants to see them.
  */
 export const enqueueUserIds = Effect.fn("enqueueUserIds")(function* (
-  sqs: SQSClient,
   queueUrl: string,
   ids: ReadonlyArray<string>,
   options: EnqueueIdsOptions = {}
 ) {
+  const sqs = yield* Sqs
   const started = yield* Clock.currentTimeMillis
   const progress = { total: ids.length, sent: 0, failed: 0, retried: 0 }
-  const report = yield* sendMessageBatches(
-    sqs,
+  const report = yield* sqs.sendBatches(
     queueUrl,
     ids.map((id) => ({ body: id })),
     {

@@ -1,18 +1,15 @@
 import {
-  DeleteMessageBatchCommand,
   ListMessageMoveTasksCommand,
   type ListMessageMoveTasksResultEntry,
   type Message,
   type MessageAttributeValue,
   type MessageSystemAttributeValue,
-  ReceiveMessageCommand,
-  type SQSClient,
   StartMessageMoveTaskCommand
 } from "@aws-sdk/client-sqs"
 import { Duration, Effect, Schema } from "effect"
-import { type SqsCallFailed, sqsCall } from "../services/AwsFailure.js"
-import { type Outgoing, sendMessageBatches } from "../services/SqsBatches.js"
-import { queueArnOf, queueNameOf } from "./stageQueues.js"
+import { queueNameOf, Sqs } from "../services/Sqs.js"
+import type { Outgoing } from "../services/SqsBatches.js"
+import { retrySchedule, type SqsCallFailed } from "../services/SqsError.js"
 
 export type RedriveMethod = "auto" | "move-task" | "copy"
 
@@ -78,31 +75,35 @@ export interface MoveTaskOptions {
  * earlier, interrupted run) is followed instead of starting a second, which SQS would refuse.
  */
 export const redriveByMoveTask = Effect.fn("redriveByMoveTask")(function* (
-  sqs: SQSClient,
   target: RedriveTarget,
   options: MoveTaskOptions = {}
 ) {
+  const sqs = yield* Sqs
   const dlq = queueNameOf(target.dlqUrl)
   const unavailable = (error: SqsCallFailed): Effect.Effect<never, SqsCallFailed | MoveTaskUnavailable> =>
     unavailableCodes.test(error.code)
       ? Effect.fail(new MoveTaskUnavailable({ dlq, reason: `${error.operation}: ${error.code}` }))
       : Effect.fail(error)
-  const dlqArn = yield* queueArnOf(sqs, target.dlqUrl)
-  const sourceArn = yield* queueArnOf(sqs, target.sourceUrl)
-  const latest = sqsCall("ListMessageMoveTasks", dlq, (signal) =>
-    sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn, MaxResults: 1 }), { abortSignal: signal })
-  ).pipe(
-    Effect.map((answer): ListMessageMoveTasksResultEntry | undefined => answer.Results?.[0]),
-    Effect.catch(unavailable)
-  )
+  const dlqArn = yield* sqs.queueArn(target.dlqUrl)
+  const sourceArn = yield* sqs.queueArn(target.sourceUrl)
+  const latest = sqs
+    .call("ListMessageMoveTasks", dlq, (client, signal) =>
+      client.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn, MaxResults: 1 }), { abortSignal: signal })
+    )
+    .pipe(
+      Effect.map((answer): ListMessageMoveTasksResultEntry | undefined => answer.Results?.[0]),
+      Effect.catch(unavailable)
+    )
   const previous = yield* latest
   const started = previous?.Status !== "RUNNING"
   if (started) {
-    yield* sqsCall("StartMessageMoveTask", dlq, (signal) =>
-      sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: sourceArn }), {
-        abortSignal: signal
-      })
-    ).pipe(Effect.catch(unavailable))
+    yield* sqs
+      .call("StartMessageMoveTask", dlq, (client, signal) =>
+        client.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: sourceArn }), {
+          abortSignal: signal
+        })
+      )
+      .pipe(Effect.catch(unavailable))
   }
   const pollInterval = options.pollInterval ?? Duration.seconds(1)
   // Until SQS lists the task just started, the latest one listed is the previous, finished one.
@@ -193,11 +194,8 @@ interface Received extends Outgoing {
  * or a receive returned it twice) is deleted, never copied a second time. Stops when receives come
  * back empty.
  */
-export const redriveByCopy = Effect.fn("redriveByCopy")(function* (
-  sqs: SQSClient,
-  target: RedriveTarget,
-  options: CopyOptions = {}
-) {
+export const redriveByCopy = Effect.fn("redriveByCopy")(function* (target: RedriveTarget, options: CopyOptions = {}) {
+  const sqs = yield* Sqs
   const dlq = queueNameOf(target.dlqUrl)
   const visibilityTimeout = options.visibilityTimeoutSeconds ?? 120
   const waitTime = options.waitTimeSeconds ?? 1
@@ -214,47 +212,37 @@ export const redriveByCopy = Effect.fn("redriveByCopy")(function* (
 
   const progress = () => options.onProgress?.({ moved: copied.size, total: options.total, failed })
 
-  const receive = sqsCall("ReceiveMessage", dlq, (signal) =>
-    sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: target.dlqUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: visibilityTimeout,
-        WaitTimeSeconds: waitTime,
-        MessageAttributeNames: ["All"],
-        // The deprecated AttributeNames too: emulators (local-aws-sqs) only read that one.
-        AttributeNames: ["All"],
-        MessageSystemAttributeNames: ["AWSTraceHeader"]
-      }),
-      { abortSignal: signal }
-    )
-  ).pipe(Effect.map((answer) => answer.Messages ?? []))
+  const receive = sqs.receive(target.dlqUrl, {
+    max: 10,
+    waitSeconds: waitTime,
+    visibilityTimeoutSeconds: visibilityTimeout
+  })
 
-  /** Deletes originals by their latest handles; a failed entry is tried again on the next round or reported. */
+  // A delete is worth two more tries: an original left behind is sent again by a later redrive.
+  const deleteRetries = retrySchedule({
+    base: Duration.times(options.retryBase ?? Duration.millis(200), 2),
+    attempts: 3
+  })
+
+  /** Deletes originals by their latest handles; what still fails is tried again on the next round or reported. */
   const deleteOriginals = (ids: ReadonlyArray<string>) =>
     Effect.gen(function* () {
-      const entries = ids.flatMap((id, index) => {
+      const entries = ids.flatMap((id) => {
         const handle = handles.get(id)
-        return handle === undefined ? [] : [{ Id: String(index), ReceiptHandle: handle, messageId: id }]
+        return handle === undefined ? [] : [{ messageId: id, handle }]
       })
       if (entries.length === 0) return
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        const answer = yield* sqsCall("DeleteMessageBatch", dlq, (signal) =>
-          sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: target.dlqUrl,
-              Entries: entries.map(({ Id, ReceiptHandle }) => ({ Id, ReceiptHandle }))
-            }),
-            { abortSignal: signal }
-          )
-        ).pipe(Effect.option)
-        if (answer._tag === "Some") {
-          const failedIds = new Set((answer.value.Failed ?? []).map((failure) => failure.Id))
-          for (const entry of entries) if (!failedIds.has(entry.Id)) deleted.add(entry.messageId)
-          return
-        }
-        yield* Effect.sleep(Duration.times(options.retryBase ?? Duration.millis(200), 2 ** attempt))
-      }
+      const answer = yield* sqs
+        .delete(
+          target.dlqUrl,
+          entries.map((entry) => entry.handle)
+        )
+        .pipe(Effect.retry(deleteRetries), Effect.option)
+      if (answer._tag === "None") return
+      const failedIds = new Set(answer.value.failed.map((failure) => failure.Id))
+      entries.forEach((entry, index) => {
+        if (!failedIds.has(String(index))) deleted.add(entry.messageId)
+      })
     })
 
   const worker = Effect.gen(function* () {
@@ -282,7 +270,7 @@ export const redriveByCopy = Effect.fn("redriveByCopy")(function* (
         }
       }
       if (toCopy.length > 0) {
-        const report = yield* sendMessageBatches(sqs, target.sourceUrl, toCopy, {
+        const report = yield* sqs.sendBatches(target.sourceUrl, toCopy, {
           concurrency: 1,
           attempts: options.sendAttempts,
           retryBase: options.retryBase
@@ -346,17 +334,13 @@ export interface RedriveOptions {
  * Moves every DLQ message back to its source queue: with StartMessageMoveTask where SQS offers it,
  * otherwise (`auto`) by receive-send-delete.
  */
-export const redrive = Effect.fn("redrive")(function* (
-  sqs: SQSClient,
-  target: RedriveTarget,
-  options: RedriveOptions = {}
-) {
+export const redrive = Effect.fn("redrive")(function* (target: RedriveTarget, options: RedriveOptions = {}) {
   const method = options.method ?? "auto"
-  if (method === "copy") return yield* redriveByCopy(sqs, target, options.copy)
-  if (method === "move-task") return yield* redriveByMoveTask(sqs, target, options.moveTask)
-  return yield* redriveByMoveTask(sqs, target, options.moveTask).pipe(
+  if (method === "copy") return yield* redriveByCopy(target, options.copy)
+  if (method === "move-task") return yield* redriveByMoveTask(target, options.moveTask)
+  return yield* redriveByMoveTask(target, options.moveTask).pipe(
     Effect.catchTag("MoveTaskUnavailable", (unavailable) =>
-      redriveByCopy(sqs, target, options.copy).pipe(
+      redriveByCopy(target, options.copy).pipe(
         Effect.map((report): RedriveReport => ({ ...report, fallbackReason: unavailable.reason }))
       )
     )

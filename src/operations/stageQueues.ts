@@ -1,6 +1,6 @@
-import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs"
 import { Effect, Schema } from "effect"
-import { SqsCallFailed, sqsCall } from "../services/AwsFailure.js"
+import { queueNameOf, queueOfArn, Sqs } from "../services/Sqs.js"
+import { isQueueMissing, type SqsCallFailed } from "../services/SqsError.js"
 
 /** The four queues of the service, each with its DLQ (the Users queue belongs to the SNS update-cache stack). */
 export const QUEUE_KEYS = ["users", "loans", "requests", "fees"] as const
@@ -24,9 +24,6 @@ export const queueUrlFlag = (key: QueueKey) => `--${key}-queue-url`
 /** The CloudFormation stack serverless.yml deploys (`service-stage`), and the queue names it gives. */
 export const stackName = (stage: Stage) => `lag-buc-${stage}`
 const deployedQueueName = (key: QueueKey, stage: Stage) => `${stackName(stage)}-${key}`
-
-/** The queue's name: the last segment of its URL. */
-export const queueNameOf = (url: string) => url.replace(/\/+$/, "").split("/").at(-1) ?? url
 
 /** A queue URL the operator has to supply: the message names the variable to set or the flag to pass. */
 export class QueueUnknown extends Schema.TaggedError<QueueUnknown>()("QueueUnknown", {
@@ -68,19 +65,8 @@ const describeQueue = (key: QueueKey, source: QueueSource, dlq: boolean) =>
   `${key} ${dlq ? "DLQ" : "queue"}${source.stage === undefined ? "" : ` of stage ${source.stage}`}`
 
 /** GetQueueUrl by name; a queue that does not exist is `undefined`, any other failure stops the command. */
-const urlByName = (sqs: SQSClient, name: string, owner?: string) =>
-  sqsCall("GetQueueUrl", name, (signal) =>
-    sqs.send(
-      new GetQueueUrlCommand({ QueueName: name, ...(owner === undefined ? {} : { QueueOwnerAWSAccountId: owner }) }),
-      { abortSignal: signal }
-    )
-  ).pipe(
-    Effect.map((answer) => answer.QueueUrl),
-    Effect.catchIf(
-      (error: SqsCallFailed) => /QueueDoesNotExist|NonExistentQueue/.test(error.code),
-      () => Effect.succeed(undefined)
-    )
-  )
+const urlByName = (name: string, owner?: string) =>
+  Sqs.use((sqs) => sqs.queueUrl(name, owner)).pipe(Effect.catchIf(isQueueMissing, () => Effect.succeed(undefined)))
 
 /** The stage stack's outputs, or why they are unavailable (as text, for the error). */
 const outputsOf = (source: QueueSource): Effect.Effect<ReadonlyMap<string, string> | string> =>
@@ -93,11 +79,7 @@ const outputsOf = (source: QueueSource): Effect.Effect<ReadonlyMap<string, strin
  * queue), then the name under `--queue-prefix`, then for the item queues the stack's outputs and the
  * name serverless.yml gives them.
  */
-export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (
-  sqs: SQSClient,
-  source: QueueSource,
-  key: QueueKey
-) {
+export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (source: QueueSource, key: QueueKey) {
   const given = source.urls?.[key]
   if (given !== undefined) return given
   const stage = source.stage
@@ -108,7 +90,7 @@ export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (
   const tried: Array<string> = []
   if (source.prefix !== undefined) {
     const name = `${source.prefix}-${key}`
-    const url = yield* urlByName(sqs, name)
+    const url = yield* urlByName(name)
     if (url !== undefined) return url
     tried.push(`no queue named ${name}`)
   }
@@ -118,7 +100,7 @@ export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (
     if (output !== undefined) return output
     if (typeof outputs === "string") tried.push(outputs)
     const name = deployedQueueName(key, stage)
-    const url = yield* urlByName(sqs, name)
+    const url = yield* urlByName(name)
     if (url !== undefined) return url
     tried.push(`no queue named ${name}`)
   }
@@ -135,20 +117,11 @@ export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (
 const RedrivePolicyJson = Schema.fromJsonString(Schema.Struct({ deadLetterTargetArn: Schema.String }))
 const decodeRedrivePolicy = Schema.decodeUnknownOption(RedrivePolicyJson)
 
-/** arn:aws:sqs:region:account:name → the name and the owning account. */
-const parseQueueArn = (arn: string) => {
-  const parts = arn.split(":")
-  const name = parts[5]
-  const account = parts[4]
-  return name === undefined || account === undefined ? undefined : { name, account }
-}
-
 /**
  * The DLQ of a queue: the stage variable if set, else the queue's own RedrivePolicy (works on any
  * endpoint, the local stack included), else the stack's outputs.
  */
 export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
-  sqs: SQSClient,
   source: QueueSource,
   key: QueueKey,
   queueUrl: string
@@ -159,12 +132,8 @@ export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
     if (fromEnv !== undefined) return fromEnv
   }
   const tried: Array<string> = []
-  const policy = yield* sqsCall("GetQueueAttributes", queueNameOf(queueUrl), (signal) =>
-    sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["RedrivePolicy"] }), {
-      abortSignal: signal
-    })
-  ).pipe(
-    Effect.map((answer) => answer.Attributes?.RedrivePolicy),
+  const policy = yield* Sqs.use((sqs) => sqs.attributes(queueUrl, ["RedrivePolicy"])).pipe(
+    Effect.map((answer) => answer.RedrivePolicy),
     // Without the right to read it, the variable or the stack outputs may still tell.
     Effect.catchIf(
       (error: SqsCallFailed) => /AccessDenied/.test(error.code),
@@ -173,9 +142,9 @@ export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
   )
   if (policy !== undefined) {
     const decoded = decodeRedrivePolicy(policy)
-    const target = decoded._tag === "Some" ? parseQueueArn(decoded.value.deadLetterTargetArn) : undefined
+    const target = decoded._tag === "Some" ? queueOfArn(decoded.value.deadLetterTargetArn) : undefined
     if (target !== undefined) {
-      const url = yield* urlByName(sqs, target.name, target.account)
+      const url = yield* urlByName(target.name, target.owner)
       if (url !== undefined) return url
       tried.push(`its RedrivePolicy names ${target.name}, which does not exist`)
     }
@@ -194,29 +163,9 @@ export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
   })
 })
 
-export const resolveQueue = Effect.fn("resolveQueue")(function* (sqs: SQSClient, source: QueueSource, key: QueueKey) {
-  const url = yield* resolveQueueUrl(sqs, source, key)
-  const dlqUrl = yield* resolveDlqUrl(sqs, source, key, url)
+export const resolveQueue = Effect.fn("resolveQueue")(function* (source: QueueSource, key: QueueKey) {
+  const url = yield* resolveQueueUrl(source, key)
+  const dlqUrl = yield* resolveDlqUrl(source, key, url)
   const resolved: ResolvedQueue = { key, url, dlqUrl }
   return resolved
 })
-
-/** A queue's ARN, which StartMessageMoveTask wants instead of its URL. */
-export const queueArnOf = (sqs: SQSClient, url: string) =>
-  sqsCall("GetQueueAttributes", queueNameOf(url), (signal) =>
-    sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }), { abortSignal: signal })
-  ).pipe(
-    Effect.flatMap((answer) => {
-      const arn = answer.Attributes?.QueueArn
-      return arn === undefined
-        ? Effect.fail(
-            new SqsCallFailed({
-              operation: "GetQueueAttributes",
-              queue: queueNameOf(url),
-              code: "NoQueueArn",
-              detail: "the answer had no QueueArn"
-            })
-          )
-        : Effect.succeed(arn)
-    })
-  )

@@ -1,5 +1,4 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
-import { Effect, Schema } from "effect"
 
 /** What an operator needs from an AWS SDK failure: the error's name (or errno code) and its text. */
 export interface AwsFailure {
@@ -59,25 +58,3 @@ export const isFatal = (failure: AwsFailure): boolean =>
   /^(QueueDoesNotExist|AWS\.SimpleQueueService\.NonExistentQueue|NonExistentQueue|AccessDenied|AccessDeniedException|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException|InvalidSecurity|InvalidAddress|CredentialsProviderError|ECONNREFUSED|ENOTFOUND)$/.test(
     failure.code
   )
-
-/** An SQS call that failed: names the call and the queue, so the one line an operator sees says what broke. */
-export class SqsCallFailed extends Schema.TaggedError<SqsCallFailed>()("SqsCallFailed", {
-  operation: Schema.String,
-  queue: Schema.String,
-  code: Schema.String,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `${this.operation} on ${this.queue} failed: ${this.code}${this.detail === "" ? "" : `: ${this.detail}`}`
-  }
-}
-
-/** One SQS SDK call as an Effect; a rejection becomes `SqsCallFailed`. */
-export const sqsCall = <A>(operation: string, queue: string, call: (signal: AbortSignal) => Promise<A>) =>
-  Effect.tryPromise({
-    try: call,
-    catch: (error) => {
-      const failure = awsFailure(error)
-      return new SqsCallFailed({ operation, queue, code: failure.code, detail: failure.detail })
-    }
-  })

@@ -1,9 +1,7 @@
-import { GetQueueUrlCommand, type MessageAttributeValue } from "@aws-sdk/client-sqs"
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs"
 import { Context, Duration, Effect, Layer, Ref } from "effect"
-import { AwsClients } from "./AwsClients.js"
-import { awsFailure } from "./AwsFailure.js"
 import { QueueSendFailed } from "./QueueError.js"
-import { sendMessageBatches } from "./SqsBatches.js"
+import { queueOfArn, Sqs } from "./Sqs.js"
 
 /** A received message to put back on its queue, as a new message (its receive count starts again). */
 export interface Redelivery {
@@ -15,15 +13,6 @@ export interface Redelivery {
 
 /** SQS's longest delay of one message. */
 export const maxDelay = Duration.minutes(15)
-
-/** `arn:aws:sqs:eu-west-2:123456789012:name` → its name and owner, for GetQueueUrl. */
-export const queueOfArn = (arn: string): { readonly name: string; readonly owner: string } | undefined => {
-  const parts = arn.split(":")
-  const [prefix, , service, , owner, name] = parts
-  return parts.length === 6 && prefix === "arn" && service === "sqs" && owner !== undefined && name
-    ? { name, owner }
-    : undefined
-}
 
 export class Queues extends Context.Service<
   Queues,
@@ -48,13 +37,12 @@ export class Queues extends Context.Service<
   static readonly layer = Layer.effect(
     Queues,
     Effect.gen(function* () {
-      const { sqs } = yield* AwsClients
+      const sqs = yield* Sqs
       // Inside a Lambda invocation: few retries, short pauses; SQS redelivers the record if it fails.
       const sendOptions = { attempts: 4, concurrency: 4 }
 
       const send = Effect.fn("Queues.send")(function* (queueUrl: string, bodies: ReadonlyArray<string>) {
-        const report = yield* sendMessageBatches(
-          sqs,
+        const report = yield* sqs.sendBatches(
           queueUrl,
           bodies.map((body) => ({ body })),
           sendOptions
@@ -80,18 +68,9 @@ export class Queues extends Context.Service<
           if (known !== undefined) return known
           const queue = queueOfArn(queueArn)
           if (queue === undefined) return yield* Effect.fail(`not an SQS queue ARN: ${queueArn}`)
-          const answer = yield* Effect.tryPromise({
-            try: (signal) =>
-              sqs.send(new GetQueueUrlCommand({ QueueName: queue.name, QueueOwnerAWSAccountId: queue.owner }), {
-                abortSignal: signal
-              }),
-            catch: (cause) => {
-              const failure = awsFailure(cause)
-              return `${failure.code}: ${failure.detail}`
-            }
-          })
-          if (answer.QueueUrl === undefined) return yield* Effect.fail(`no URL for ${queueArn}`)
-          const url = answer.QueueUrl
+          const url = yield* sqs
+            .queueUrl(queue.name, queue.owner)
+            .pipe(Effect.mapError((error) => `${error.code}: ${error.detail}`))
           yield* Ref.update(urls, (map) => new Map([...map, [queueArn, url]]))
           return url
         })
@@ -115,8 +94,7 @@ export class Queues extends Context.Service<
           Effect.option
         )
         if (queueUrl._tag === "None") return messages
-        const report = yield* sendMessageBatches(
-          sqs,
+        const report = yield* sqs.sendBatches(
           queueUrl.value,
           messages.map((message) => ({ ...message, delaySeconds })),
           sendOptions
@@ -126,5 +104,5 @@ export class Queues extends Context.Service<
 
       return Queues.of({ send, redeliver })
     })
-  )
+  ).pipe(Layer.provide(Sqs.layer))
 }

@@ -3,10 +3,12 @@ import {
   type MessageSystemAttributeValue,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
+  type SendMessageBatchResult,
   type SQSClient
 } from "@aws-sdk/client-sqs"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Ref } from "effect"
 import { type AwsFailure, awsFailure, isFatal } from "./AwsFailure.js"
+import { retrySchedule } from "./SqsError.js"
 
 /** One message to send; the caller's own fields ride along so failures can be mapped back. */
 export interface Outgoing {
@@ -86,7 +88,7 @@ export const packBatches = <M extends Outgoing>(messages: ReadonlyArray<M>): Arr
   return batches
 }
 
-const toEntry = (message: Outgoing, index: number): SendMessageBatchRequestEntry => ({
+export const toEntry = (message: Outgoing, index: number): SendMessageBatchRequestEntry => ({
   Id: String(index),
   MessageBody: message.body,
   ...(message.attributes === undefined || Object.keys(message.attributes).length === 0
@@ -98,99 +100,110 @@ const toEntry = (message: Outgoing, index: number): SendMessageBatchRequestEntry
   ...(message.delaySeconds === undefined ? {} : { DelaySeconds: message.delaySeconds })
 })
 
-interface Attempt<M extends Outgoing> {
+/** One SendMessageBatch's outcome, entry by entry. */
+export interface Attempt<M extends Outgoing> {
+  /** Entries SQS failed on its side: worth sending again. */
   readonly retry: ReadonlyArray<SendFailure<M>>
+  /** Entries that would fail the same way again (a sender fault, a malformed batch). */
   readonly final: ReadonlyArray<SendFailure<M>>
+  /** A failure every further call would repeat: the caller stops sending. */
   readonly fatal: AwsFailure | undefined
 }
 
+/** Reads SQS's answer: an entry it failed is sent again unless it blames the sender. */
+export const answered = <M extends Outgoing>(batch: ReadonlyArray<M>, answer: SendMessageBatchResult): Attempt<M> => {
+  const retry: Array<SendFailure<M>> = []
+  const final: Array<SendFailure<M>> = []
+  for (const failure of answer.Failed ?? []) {
+    const message = batch[Number(failure.Id)]
+    if (message === undefined) continue
+    const entry = { message, code: failure.Code ?? "UnknownError", detail: failure.Message ?? "" }
+    if (failure.SenderFault === true) final.push(entry)
+    else retry.push(entry)
+  }
+  return { retry, final, fatal: undefined }
+}
+
+/** A call that failed as a whole: every entry shares its fate. */
+export const refused = <M extends Outgoing>(batch: ReadonlyArray<M>, failure: AwsFailure): Attempt<M> => {
+  const entries = batch.map((message) => ({ message, code: failure.code, detail: failure.detail }))
+  if (isFatal(failure)) return { retry: [], final: entries, fatal: failure }
+  return failure.transient
+    ? { retry: entries, final: [], fatal: undefined }
+    : { retry: [], final: entries, fatal: undefined }
+}
+
 /**
- * Sends messages with SendMessageBatch, `concurrency` batches in flight. An entry SQS fails is sent
- * again (not its whole batch), up to `attempts` times with a growing pause; a sender fault (a
- * malformed entry) is not, it would fail the same way. Never fails: what could not be sent is in the
- * report, with its reason.
+ * Sends messages with SendMessageBatch, `concurrency` batches in flight (the `Sqs` service's
+ * `sendBatches`). An entry SQS fails is sent again (not its whole batch), up to `attempts` times with
+ * a growing pause; a sender fault (a malformed entry) is not, it would fail the same way. Never fails:
+ * what could not be sent is in the report, with its reason.
  */
-export const sendMessageBatches = Effect.fn("sendMessageBatches")(function* <M extends Outgoing>(
-  sqs: SQSClient,
+export const sendInBatches = <M extends Outgoing>(
+  client: SQSClient,
   queueUrl: string,
   messages: ReadonlyArray<M>,
   options: SendOptions = {}
-) {
-  const attempts = Math.max(1, options.attempts ?? 5)
-  const retryBase = options.retryBase ?? Duration.millis(200)
-  let fatal: AwsFailure | undefined
-  let sent = 0
-  let retried = 0
-  const failed: Array<SendFailure<M>> = []
+) =>
+  Effect.gen(function* () {
+    const schedule = retrySchedule({
+      base: options.retryBase ?? Duration.millis(200),
+      attempts: Math.max(1, options.attempts ?? 5)
+    })
+    // Set by the first batch that meets a failure every call would repeat; the others then stop.
+    const stoppedBy = yield* Ref.make<AwsFailure | undefined>(undefined)
 
-  const attempt = (batch: ReadonlyArray<M>): Effect.Effect<Attempt<M>> =>
-    Effect.tryPromise({
-      try: (signal) =>
-        sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map(toEntry) }), {
-          abortSignal: signal
-        }),
-      catch: awsFailure
-    }).pipe(
-      Effect.map((answer): Attempt<M> => {
-        const retry: Array<SendFailure<M>> = []
-        const final: Array<SendFailure<M>> = []
-        for (const failure of answer.Failed ?? []) {
-          const message = batch[Number(failure.Id)]
-          if (message === undefined) continue
-          const entry = { message, code: failure.Code ?? "UnknownError", detail: failure.Message ?? "" }
-          if (failure.SenderFault === true) final.push(entry)
-          else retry.push(entry)
+    const attempt = (batch: ReadonlyArray<M>) =>
+      Effect.tryPromise({
+        try: (signal) =>
+          client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map(toEntry) }), {
+            abortSignal: signal
+          }),
+        catch: awsFailure
+      }).pipe(
+        Effect.map((answer) => answered(batch, answer)),
+        Effect.catch((failure: AwsFailure) => Effect.succeed(refused(batch, failure)))
+      )
+
+    const sendBatch = Effect.fnUntraced(function* (batch: ReadonlyArray<M>) {
+      // State of this batch's own tries: one fiber reads and writes it, one try after the other.
+      let pending = batch
+      let tries = 0
+      let retried = 0
+      const failed: Array<SendFailure<M>> = []
+      /** Sends what is pending; fails with the entries to send again, for Effect.retry. */
+      const sendPending = Effect.gen(function* () {
+        if (tries++ > 0) retried += pending.length
+        const fatal = yield* Ref.get(stoppedBy)
+        if (fatal !== undefined) {
+          failed.push(...pending.map((message) => ({ message, code: fatal.code, detail: "not sent: the run stopped" })))
+          return
         }
-        return { retry, final, fatal: undefined }
-      }),
-      Effect.catch((failure: AwsFailure) => {
-        const entries = batch.map((message) => ({ message, code: failure.code, detail: failure.detail }))
-        const outcome: Attempt<M> = isFatal(failure)
-          ? { retry: [], final: entries, fatal: failure }
-          : failure.transient
-            ? { retry: entries, final: [], fatal: undefined }
-            : { retry: [], final: entries, fatal: undefined }
-        return Effect.succeed(outcome)
+        const result = yield* attempt(pending)
+        const found = result.fatal
+        if (found !== undefined) yield* Ref.update(stoppedBy, (first) => first ?? found)
+        failed.push(...result.final)
+        if (result.retry.length === 0) return
+        pending = result.retry.map((failure) => failure.message)
+        return yield* Effect.fail(result.retry)
       })
-    )
+      yield* sendPending.pipe(
+        Effect.retry(schedule),
+        Effect.catch((unsent: ReadonlyArray<SendFailure<M>>) => Effect.sync(() => failed.push(...unsent)))
+      )
+      const outcome: BatchOutcome = { sent: batch.length - failed.length, failed: failed.length, retried }
+      options.onBatch?.(outcome)
+      return { outcome, failed }
+    })
 
-  const sendBatch = Effect.fnUntraced(function* (batch: ReadonlyArray<M>) {
-    let pending = batch
-    let batchRetried = 0
-    const batchFailed: Array<SendFailure<M>> = []
-    for (let tried = 1; pending.length > 0; tried++) {
-      const stoppedBy = fatal
-      if (stoppedBy !== undefined) {
-        batchFailed.push(
-          ...pending.map((message) => ({ message, code: stoppedBy.code, detail: "not sent: the run stopped" }))
-        )
-        break
-      }
-      const result = yield* attempt(pending)
-      if (result.fatal !== undefined) fatal ??= result.fatal
-      batchFailed.push(...result.final)
-      if (result.retry.length === 0) break
-      if (tried >= attempts) {
-        batchFailed.push(...result.retry)
-        break
-      }
-      // Jitter keeps the concurrent batches that failed together from retrying together.
-      const pause = Duration.toMillis(retryBase) * 2 ** (tried - 1) * (0.5 + Math.random())
-      yield* Effect.sleep(Duration.millis(pause))
-      pending = result.retry.map((failure) => failure.message)
-      batchRetried += pending.length
+    const batches = yield* Effect.forEach(packBatches(messages), sendBatch, {
+      concurrency: Math.max(1, options.concurrency ?? 10)
+    })
+    const report: SendReport<M> = {
+      sent: batches.reduce((sum, batch) => sum + batch.outcome.sent, 0),
+      failed: batches.flatMap((batch) => batch.failed),
+      retried: batches.reduce((sum, batch) => sum + batch.outcome.retried, 0),
+      fatal: yield* Ref.get(stoppedBy)
     }
-    const outcome = { sent: batch.length - batchFailed.length, failed: batchFailed.length, retried: batchRetried }
-    sent += outcome.sent
-    retried += outcome.retried
-    failed.push(...batchFailed)
-    options.onBatch?.(outcome)
-  })
-
-  yield* Effect.forEach(packBatches(messages), sendBatch, {
-    concurrency: Math.max(1, options.concurrency ?? 10),
-    discard: true
-  })
-  const report: SendReport<M> = { sent, failed, retried, fatal }
-  return report
-})
+    return report
+  }).pipe(Effect.withSpan("Sqs.sendBatches"))

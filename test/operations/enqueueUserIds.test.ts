@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { enqueueUserIds } from "../../src/operations/enqueueUserIds.js"
 import { parseUserIds } from "../../src/operations/userIdList.js"
-import { failSomeEntries, useLocalSqs } from "./support.js"
+import { failSomeEntries, useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
 const fast = { retryBase: Duration.millis(5) }
@@ -37,7 +37,7 @@ describe("enqueueUserIds against local SQS", () => {
         [64, 'looks like JSON but is not {"userID":"…"}']
       ])
 
-      const report = yield* enqueueUserIds(sqs.client, queues.users.url, list.ids, fast)
+      const report = yield* enqueueUserIds(queues.users.url, list.ids, fast).pipe(withClient(sqs.client))
       expect(report).toMatchObject({ total: 57, sent: 57, failed: 0, retried: 0, unsent: [], fatal: undefined })
       const received = yield* Effect.promise(() => bodiesOf(queues.users.url))
       expect(received.sort()).toEqual([...ids].sort())
@@ -53,10 +53,10 @@ describe("enqueueUserIds against local SQS", () => {
       )
       const ids = Array.from({ length: 200 }, (_, i) => `U${i}`)
       const progress: Array<number> = []
-      const report = yield* enqueueUserIds(client, queues.users.url, ids, {
+      const report = yield* enqueueUserIds(queues.users.url, ids, {
         ...fast,
         onProgress: (p) => progress.push(p.sent)
-      })
+      }).pipe(withClient(client))
       expect(injected.failedEntries).toBe(29)
       expect(report).toMatchObject({ total: 200, sent: 200, failed: 0, retried: 29 })
       expect(progress.at(-1)).toBe(200)
@@ -77,7 +77,7 @@ describe("enqueueUserIds against local SQS", () => {
         return undefined
       })
       const ids = Array.from({ length: 50 }, (_, i) => `U${i}`)
-      const report = yield* enqueueUserIds(client, queues.users.url, ids, { ...fast, attempts: 3 })
+      const report = yield* enqueueUserIds(queues.users.url, ids, { ...fast, attempts: 3 }).pipe(withClient(client))
       expect(report.sent).toBe(47)
       expect(report.failed).toBe(3)
       expect(report.retried).toBe(4)
@@ -96,7 +96,9 @@ describe("enqueueUserIds against local SQS", () => {
   it.live("a queue that does not exist stops the run at once: every ID is reported unsent", () =>
     Effect.gen(function* () {
       const ids = Array.from({ length: 300 }, (_, i) => `U${i}`)
-      const report = yield* enqueueUserIds(sqs.client, `${sqs.endpoint}/123456789012/no-such-queue`, ids, fast)
+      const report = yield* enqueueUserIds(`${sqs.endpoint}/123456789012/no-such-queue`, ids, fast).pipe(
+        withClient(sqs.client)
+      )
       expect(report.sent).toBe(0)
       expect(report.failed).toBe(300)
       expect(report.fatal?.code).toMatch(/QueueDoesNotExist|NonExistentQueue/)

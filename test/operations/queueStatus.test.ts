@@ -2,7 +2,7 @@ import { ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from "
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { peekMessages, queueCounts } from "../../src/operations/queueStatus.js"
-import { useLocalSqs } from "./support.js"
+import { useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
 
@@ -26,9 +26,11 @@ describe("queue counts and peeking against local SQS", () => {
           new ReceiveMessageCommand({ QueueUrl: queues.loans.url, MaxNumberOfMessages: 10, VisibilityTimeout: 60 })
         )
       )
-      const corrected = yield* queueCounts(sqs.client, queues.loans.url, { inFlightInsideVisible: true })
+      const corrected = yield* queueCounts(queues.loans.url, { inFlightInsideVisible: true }).pipe(
+        withClient(sqs.client)
+      )
       expect(corrected).toEqual({ visible: 15, inFlight: 10, delayed: 0 })
-      const raw = yield* queueCounts(sqs.client, queues.loans.url)
+      const raw = yield* queueCounts(queues.loans.url).pipe(withClient(sqs.client))
       expect(raw).toEqual({ visible: 25, inFlight: 10, delayed: 0 })
     })
   )
@@ -37,11 +39,13 @@ describe("queue counts and peeking against local SQS", () => {
     Effect.gen(function* () {
       const queues = yield* Effect.promise(() => sqs.createQueues("peek10"))
       yield* Effect.promise(() => put(sqs.client, queues.users.dlqUrl, 7, "U"))
-      const peeked = yield* peekMessages(sqs.client, queues.users.dlqUrl, 5)
+      const peeked = yield* peekMessages(queues.users.dlqUrl, 5).pipe(withClient(sqs.client))
       expect(peeked.map((m) => m.body)).toEqual(["U0", "U1", "U2", "U3", "U4"])
       expect(peeked[0]?.receiveCount).toBeGreaterThan(0)
       expect(peeked[0]?.sentAt?.getTime()).toBeGreaterThan(Date.now() - 60_000)
-      expect(yield* queueCounts(sqs.client, queues.users.dlqUrl, { inFlightInsideVisible: true })).toEqual({
+      expect(
+        yield* queueCounts(queues.users.dlqUrl, { inFlightInsideVisible: true }).pipe(withClient(sqs.client))
+      ).toEqual({
         visible: 7,
         inFlight: 0,
         delayed: 0
@@ -54,14 +58,16 @@ describe("queue counts and peeking against local SQS", () => {
     Effect.gen(function* () {
       const queues = yield* Effect.promise(() => sqs.createQueues("peek25"))
       yield* Effect.promise(() => put(sqs.client, queues.fees.dlqUrl, 40))
-      const peeked = yield* peekMessages(sqs.client, queues.fees.dlqUrl, 25)
+      const peeked = yield* peekMessages(queues.fees.dlqUrl, 25).pipe(withClient(sqs.client))
       expect(new Set(peeked.map((m) => m.messageId)).size).toBe(25)
-      expect(yield* queueCounts(sqs.client, queues.fees.dlqUrl, { inFlightInsideVisible: true })).toEqual({
+      expect(
+        yield* queueCounts(queues.fees.dlqUrl, { inFlightInsideVisible: true }).pipe(withClient(sqs.client))
+      ).toEqual({
         visible: 40,
         inFlight: 0,
         delayed: 0
       })
-      const all = yield* peekMessages(sqs.client, queues.fees.dlqUrl, 100)
+      const all = yield* peekMessages(queues.fees.dlqUrl, 100).pipe(withClient(sqs.client))
       expect(all.length).toBe(40)
       expect((yield* Effect.promise(() => sqs.drain(queues.fees.dlqUrl))).length).toBe(40)
     })

@@ -4,7 +4,7 @@ import { Duration, Effect } from "effect"
 import { messageCounts } from "../../src/local/queues.js"
 import { waitUntil } from "../../src/local/waitUntil.js"
 import { redrive, redriveByCopy, redriveByMoveTask } from "../../src/operations/redrive.js"
-import { failCommands, failSomeEntries, stubSqs, useLocalSqs } from "./support.js"
+import { failCommands, failSomeEntries, stubSqs, useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
 
@@ -36,10 +36,9 @@ describe("redrive by receive-send-delete against local SQS", () => {
       const sent = yield* Effect.promise(() => fillDlq(sqs.client, queues.loans.dlqUrl, 137))
       const progress: Array<number> = []
       const report = yield* redriveByCopy(
-        sqs.client,
         { dlqUrl: queues.loans.dlqUrl, sourceUrl: queues.loans.url },
         { ...fastCopy, onProgress: (p) => progress.push(p.moved) }
-      )
+      ).pipe(withClient(sqs.client))
       expect(report).toMatchObject({ method: "copy", moved: 137, failed: 0, notDeleted: [] })
       expect(progress.at(-1)).toBe(137)
       const back = yield* Effect.promise(() => sqs.drain(queues.loans.url))
@@ -57,7 +56,9 @@ describe("redrive by receive-send-delete against local SQS", () => {
       const failing = new Set([sent[3], sent[17]])
       failSomeEntries(client, (body) => (failing.has(body) ? { code: "InternalError" } : undefined))
       const target = { dlqUrl: queues.fees.dlqUrl, sourceUrl: queues.fees.url }
-      const first = yield* redriveByCopy(client, target, { ...fastCopy, visibilityTimeoutSeconds: 1, sendAttempts: 2 })
+      const first = yield* redriveByCopy(target, { ...fastCopy, visibilityTimeoutSeconds: 1, sendAttempts: 2 }).pipe(
+        withClient(client)
+      )
       expect(first.moved).toBe(23)
       expect(first.failed).toBe(2)
       expect(first.failures).toEqual([{ code: "InternalError", count: expect.any(Number) }])
@@ -69,7 +70,7 @@ describe("redrive by receive-send-delete against local SQS", () => {
         })
       )
       expect((yield* Effect.promise(() => messageCounts(sqs.client, queues.fees.dlqUrl))).visible).toBe(2)
-      const second = yield* redriveByCopy(sqs.client, target, fastCopy)
+      const second = yield* redriveByCopy(target, fastCopy).pipe(withClient(sqs.client))
       expect(second.moved).toBe(2)
       const back = yield* Effect.promise(() => sqs.drain(queues.fees.url))
       expect(bodies(back)).toEqual([...sent].sort())
@@ -86,7 +87,6 @@ describe("redrive by receive-send-delete against local SQS", () => {
       failCommands(client, ["DeleteMessageBatchCommand"], "InternalError", 3)
       const copies = failSomeEntries(client, () => undefined)
       const report = yield* redriveByCopy(
-        client,
         { dlqUrl: queues.requests.dlqUrl, sourceUrl: queues.requests.url },
         {
           visibilityTimeoutSeconds: 1,
@@ -95,7 +95,7 @@ describe("redrive by receive-send-delete against local SQS", () => {
           concurrency: 1,
           retryBase: Duration.millis(5)
         }
-      )
+      ).pipe(withClient(client))
       expect(copies.entries).toBe(12)
       expect(report.moved).toBe(12)
       expect(report.notDeleted).toEqual([])
@@ -113,10 +113,9 @@ describe("redrive with StartMessageMoveTask", () => {
       const sent = yield* Effect.promise(() => fillDlq(sqs.client, queues.users.dlqUrl, 42))
       const progress: Array<number> = []
       const report = yield* redriveByMoveTask(
-        sqs.client,
         { dlqUrl: queues.users.dlqUrl, sourceUrl: queues.users.url },
         { pollInterval: Duration.millis(200), onProgress: (p) => progress.push(p.moved) }
-      )
+      ).pipe(withClient(sqs.client))
       expect(report).toMatchObject({ method: "move-task", moved: 42 })
       const back = yield* Effect.promise(() => sqs.drain(queues.users.url))
       expect(bodies(back)).toEqual([...sent].sort())
@@ -131,10 +130,9 @@ describe("redrive with StartMessageMoveTask", () => {
       const client = sqs.newClient()
       failCommands(client, ["ListMessageMoveTasksCommand", "StartMessageMoveTaskCommand"], "UnsupportedOperation")
       const report = yield* redrive(
-        client,
         { dlqUrl: queues.loans.dlqUrl, sourceUrl: queues.loans.url },
         { copy: fastCopy }
-      )
+      ).pipe(withClient(client))
       expect(report).toMatchObject({
         method: "copy",
         moved: 31,
@@ -187,10 +185,10 @@ describe("redrive with StartMessageMoveTask, over a stub", () => {
         calls
       )
       const progress: Array<string> = []
-      const report = yield* redriveByMoveTask(client, target, {
+      const report = yield* redriveByMoveTask(target, {
         ...poll,
         onProgress: (p) => progress.push(`${p.moved}/${p.total}`)
-      })
+      }).pipe(withClient(client))
       expect(report).toMatchObject({ method: "move-task", moved: 500 })
       expect(progress).toEqual(["0/500", "200/500", "500/500"])
       expect(calls.filter((c) => c === "StartMessageMoveTaskCommand")).toHaveLength(1)
@@ -209,7 +207,7 @@ describe("redrive with StartMessageMoveTask, over a stub", () => {
         ],
         []
       )
-      const report = yield* redriveByMoveTask(client, target, poll)
+      const report = yield* redriveByMoveTask(target, poll).pipe(withClient(client))
       expect(report.moved).toBe(9)
     })
   )
@@ -224,7 +222,7 @@ describe("redrive with StartMessageMoveTask, over a stub", () => {
         ],
         calls
       )
-      const report = yield* redriveByMoveTask(client, target, poll)
+      const report = yield* redriveByMoveTask(target, poll).pipe(withClient(client))
       expect(report.moved).toBe(20)
       expect(calls).not.toContain("StartMessageMoveTaskCommand")
     })
@@ -244,7 +242,7 @@ describe("redrive with StartMessageMoveTask, over a stub", () => {
         ],
         []
       )
-      const error = yield* Effect.flip(redriveByMoveTask(client, target, poll))
+      const error = yield* Effect.flip(redriveByMoveTask(target, poll).pipe(withClient(client)))
       expect(error._tag).toBe("MoveTaskFailed")
       expect(error.message).toBe(
         "the message move task of lag-buc-prod-loans-dlq ended FAILED after 7 messages: AWS.SimpleQueueService.NonExistentQueue"
@@ -260,7 +258,9 @@ describe("redrive with StartMessageMoveTask, over a stub", () => {
         error.name = "AWS.SimpleQueueService.UnsupportedOperation"
         throw error
       })
-      const error = yield* Effect.flip(redrive(client, target, { method: "move-task", moveTask: poll }))
+      const error = yield* Effect.flip(
+        redrive(target, { method: "move-task", moveTask: poll }).pipe(withClient(client))
+      )
       expect(error._tag).toBe("MoveTaskUnavailable")
     })
   )

@@ -6,9 +6,11 @@ import {
   type SendMessageBatchResult,
   SQSClient
 } from "@aws-sdk/client-sqs"
+import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import { createQueueWithDlq, type QueueWithDlq, receiveAll } from "../../src/local/queues.js"
 import { type SqsLocal, startSqsLocal } from "../../src/local/sqs.js"
+import { makeSqs, Sqs } from "../../src/services/Sqs.js"
 
 export const REGION = "eu-west-2"
 export const CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" }
@@ -24,6 +26,9 @@ export interface LocalSqs {
   readonly createQueues: (prefix: string, visibilityTimeoutSeconds?: number) => Promise<Record<QueueName, QueueWithDlq>>
   readonly drain: (url: string) => Promise<ReadonlyArray<Message>>
 }
+
+/** Runs an operation with the `Sqs` service over `client`. */
+export const withClient = (client: SQSClient) => Effect.provideService(Sqs, makeSqs(client))
 
 export type QueueName = "users" | "loans" | "requests" | "fees"
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { awsFailure, isFatal, SqsCallFailed, sqsCall } from "../../src/services/AwsFailure.js"
+import { awsFailure, isFatal } from "../../src/services/AwsFailure.js"
+import { SqsCallFailed, sqsCall } from "../../src/services/SqsError.js"
 
 const named = (name: string, message = "it failed", extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { name }, extra)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { AwsClients } from "../../src/services/AwsClients.js"
-import { type Outgoing, packBatches, sendMessageBatches } from "../../src/services/SqsBatches.js"
+import { Sqs } from "../../src/services/Sqs.js"
+import { type Outgoing, packBatches } from "../../src/services/SqsBatches.js"
 import { type FakeAnswerer, fakeAwsClients } from "../support/fakeAws.js"
 
 const KiB = 1024
@@ -40,13 +40,13 @@ describe("packBatches", () => {
   })
 })
 
-/** A stubbed SQS client answering SendMessageBatch as `answer` says, every call recorded. */
-const withSqs = <A, E>(answer: FakeAnswerer, use: (sqs: AwsClients["Service"]["sqs"]) => Effect.Effect<A, E>) =>
-  AwsClients.use((clients) => use(clients.sqs)).pipe(Effect.provide(fakeAwsClients({ sqs: answer })))
+/** The Sqs service over a stubbed client answering SendMessageBatch as `answer` says, every call recorded. */
+const withSqs = <A, E>(answer: FakeAnswerer, use: (sqs: Sqs["Service"]) => Effect.Effect<A, E>) =>
+  Sqs.use(use).pipe(Effect.provide(Sqs.layer), Effect.provide(fakeAwsClients({ sqs: answer })))
 
 const fast = { retryBase: Duration.millis(1) }
 
-describe("sendMessageBatches", () => {
+describe("Sqs.sendBatches", () => {
   it.live("sends each batch as entries numbered from 0, attributes only where there are any", () => {
     const calls: Array<Record<string, unknown>> = []
     const messages: Array<Outgoing> = [
@@ -63,7 +63,7 @@ describe("sendMessageBatches", () => {
         calls.push({ command, ...input })
         return { Successful: [], Failed: [] }
       },
-      (sqs) => sendMessageBatches(sqs, "http://q", messages)
+      (sqs) => sqs.sendBatches("http://q", messages)
     ).pipe(
       Effect.map((report) => {
         expect(report).toEqual({ sent: 3, failed: [], retried: 0, fatal: undefined })
@@ -107,8 +107,7 @@ describe("sendMessageBatches", () => {
           : { Failed: [] }
       },
       (sqs) =>
-        sendMessageBatches(
-          sqs,
+        sqs.sendBatches(
           "http://q",
           ["a", "b", "c", "d"].map((b) => ({ body: b })),
           { ...fast, onBatch: (outcome) => outcomes.push(outcome) }
@@ -138,7 +137,7 @@ describe("sendMessageBatches", () => {
         calls++
         return { Failed: [{ Id: "0", Code: "InternalError", Message: "busy", SenderFault: false }] }
       },
-      (sqs) => sendMessageBatches(sqs, "http://q", [{ body: "a" }, { body: "b" }], { ...fast, attempts: 3 })
+      (sqs) => sqs.sendBatches("http://q", [{ body: "a" }, { body: "b" }], { ...fast, attempts: 3 })
     ).pipe(
       Effect.map((report) => {
         expect(calls).toBe(3)
@@ -161,7 +160,7 @@ describe("sendMessageBatches", () => {
           calls++
           throw error
         },
-        (sqs) => sendMessageBatches(sqs, "http://q", [{ body: "a" }], { ...fast, attempts: 2 })
+        (sqs) => sqs.sendBatches("http://q", [{ body: "a" }], { ...fast, attempts: 2 })
       )
     return Effect.gen(function* () {
       const transient = yield* run(Object.assign(new Error("slow down"), { name: "ThrottlingException" }))
@@ -188,7 +187,7 @@ describe("sendMessageBatches", () => {
         calls++
         throw Object.assign(new Error("no such queue"), { name: "QueueDoesNotExist" })
       },
-      (sqs) => sendMessageBatches(sqs, "http://q", messages, { ...fast, concurrency: 0 })
+      (sqs) => sqs.sendBatches("http://q", messages, { ...fast, concurrency: 0 })
     ).pipe(
       Effect.map((report) => {
         expect(calls).toBe(1)

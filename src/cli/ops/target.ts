@@ -13,6 +13,7 @@ import {
   type Stage,
   stackName
 } from "../../operations/stageQueues.js"
+import { makeSqs, type Sqs } from "../../services/Sqs.js"
 import { usage } from "./failure.js"
 
 /** How the commands build their SQS client; tests wrap it (fault injection, call counting). */
@@ -73,7 +74,8 @@ export interface TargetInput {
 }
 
 export interface Target {
-  readonly sqs: SQSClient
+  /** Over the command's own client; the operations read it as the `Sqs` service. */
+  readonly sqs: Sqs["Service"]
   readonly source: QueueSource
   readonly endpoint: string | undefined
   /**
@@ -152,7 +154,7 @@ export const acquireTarget = Effect.fn("acquireTarget")(function* (
   const credentials =
     endpoint !== undefined && !hasCredentials ? { accessKeyId: "local", secretAccessKey: "local" } : undefined
   const makeClient = yield* SqsClientFactory
-  const sqs = yield* Effect.acquireRelease(
+  const client = yield* Effect.acquireRelease(
     Effect.sync(() =>
       makeClient({
         region,
@@ -175,7 +177,7 @@ export const acquireTarget = Effect.fn("acquireTarget")(function* (
     stackOutputs
   }
   const target: Target = {
-    sqs,
+    sqs: makeSqs(client),
     source,
     endpoint,
     localEmulator: endpoint !== undefined && isLoopback(endpoint),
