@@ -6,7 +6,7 @@ import {
   type MessageSystemAttributeValue,
   StartMessageMoveTaskCommand
 } from "@aws-sdk/client-sqs"
-import { Duration, Effect, Schema } from "effect"
+import { Duration, Effect, Schedule, Schema } from "effect"
 import { queueNameOf, Sqs } from "../services/Sqs.js"
 import type { Outgoing } from "../services/SqsBatches.js"
 import { retrySchedule, type SqsCallFailed } from "../services/SqsError.js"
@@ -108,7 +108,8 @@ export const redriveByMoveTask = Effect.fn("redriveByMoveTask")(function* (
   const pollInterval = options.pollInterval ?? Duration.seconds(1)
   // Until SQS lists the task just started, the latest one listed is the previous, finished one.
   let unlisted = 0
-  for (;;) {
+  /** The messages moved once the task has completed; undefined while it runs (or is not listed yet). */
+  const check = Effect.gen(function* () {
     const task = yield* latest
     const stale =
       started &&
@@ -117,36 +118,33 @@ export const redriveByMoveTask = Effect.fn("redriveByMoveTask")(function* (
       task.StartedTimestamp === previous.StartedTimestamp &&
       task.Status !== "RUNNING"
     if (stale || task === undefined) {
-      if (++unlisted > 30) {
-        return yield* new MoveTaskFailed({
-          dlq,
-          status: "UNLISTED",
-          reason: "the task started does not show in ListMessageMoveTasks",
-          moved: 0
-        })
-      }
-      yield* Effect.sleep(pollInterval)
-      continue
+      if (++unlisted <= 30) return undefined
+      return yield* new MoveTaskFailed({
+        dlq,
+        status: "UNLISTED",
+        reason: "the task started does not show in ListMessageMoveTasks",
+        moved: 0
+      })
     }
     const moved = task.ApproximateNumberOfMessagesMoved ?? 0
     options.onProgress?.({ moved, total: task.ApproximateNumberOfMessagesToMove, failed: 0 })
     const status = task.Status ?? "UNKNOWN"
-    if (status === "COMPLETED") {
-      const report: RedriveReport = {
-        method: "move-task",
-        moved,
-        failed: 0,
-        notDeleted: [],
-        fallbackReason: undefined,
-        failures: []
-      }
-      return report
-    }
-    if (status !== "RUNNING") {
-      return yield* new MoveTaskFailed({ dlq, status, reason: task.FailureReason ?? "", moved })
-    }
-    yield* Effect.sleep(pollInterval)
+    if (status === "COMPLETED") return moved
+    if (status === "RUNNING") return undefined
+    return yield* new MoveTaskFailed({ dlq, status, reason: task.FailureReason ?? "", moved })
+  })
+  const moved = yield* check.pipe(
+    Effect.repeat({ schedule: Schedule.spaced(pollInterval), until: (done) => done !== undefined })
+  )
+  const report: RedriveReport = {
+    method: "move-task",
+    moved: moved ?? 0,
+    failed: 0,
+    notDeleted: [],
+    fallbackReason: undefined,
+    failures: []
   }
+  return report
 })
 
 export interface CopyOptions {
