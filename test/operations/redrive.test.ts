@@ -3,7 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { messageCounts } from "../../src/local/queues.js"
 import { waitUntil } from "../../src/local/waitUntil.js"
-import { redrive, redriveByCopy, redriveByMoveTask } from "../../src/operations/redrive.js"
+import { redrive, redriveByMoveTask } from "../../src/operations/redrive.js"
+import { redriveByCopy } from "../../src/operations/redriveCopy.js"
 import { failCommands, failSomeEntries, stubSqs, useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
