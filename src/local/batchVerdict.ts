@@ -1,8 +1,38 @@
+import { setTimeout as sleep } from "node:timers/promises"
+import type { Context, SQSEvent } from "aws-lambda"
+
 /** How one invocation ended, from the event source's point of view. */
 export type HandlerOutcome =
   | { readonly kind: "returned"; readonly value: unknown }
   | { readonly kind: "threw"; readonly error: unknown }
   | { readonly kind: "timedOut"; readonly timeoutMs: number }
+
+/** Runs one invocation as Lambda does: it ends when the handler settles or its timeout passes. */
+export const runHandler = async (
+  handler: (event: SQSEvent, context: Context) => Promise<unknown>,
+  event: SQSEvent,
+  context: Context,
+  timeoutMs: number
+): Promise<HandlerOutcome> => {
+  const timeout = new AbortController()
+  const invocation = Promise.resolve()
+    .then(() => handler(event, context))
+    .then(
+      (value): HandlerOutcome => ({ kind: "returned", value }),
+      (error: unknown): HandlerOutcome => ({ kind: "threw", error })
+    )
+  const timer = sleep(timeoutMs, undefined, { signal: timeout.signal }).then(
+    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs }),
+    // Aborted because the handler finished first; this branch's value is never used.
+    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs })
+  )
+  try {
+    // Like Lambda, a timed-out invocation is abandoned, not awaited: its batch is simply not deleted.
+    return await Promise.race([invocation, timer])
+  } finally {
+    timeout.abort()
+  }
+}
 
 export type BatchVerdict =
   | { readonly kind: "success" }

@@ -5,16 +5,16 @@ export { freePort, LOOPBACK } from "./freePort.js"
 export { type LambdaContextOptions, lambdaContext } from "./lambdaContext.js"
 export { LocalStackStartError, localStackResource, pollerResource } from "./layer.js"
 export { CACHE_KEYS, type CacheKey, TABLE_SPECS } from "./names.js"
-export {
-  createPoller,
-  type EventSourceMapping,
-  type FunctionStats,
-  type Poller,
-  type PollerEvent,
-  type PollerOptions,
-  type SqsLambdaHandler,
-  type WaitUntilDrainedOptions
-} from "./poller.js"
+export { createPoller } from "./poller.js"
+export type {
+  EventSourceMapping,
+  FunctionStats,
+  Poller,
+  PollerEvent,
+  PollerOptions,
+  SqsLambdaHandler,
+  WaitUntilDrainedOptions
+} from "./pollerTypes.js"
 export {
   createQueueWithDlq,
   type MessageCounts,

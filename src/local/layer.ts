@@ -1,5 +1,6 @@
 import { Data, Effect } from "effect"
-import { createPoller, type PollerOptions } from "./poller.js"
+import { createPoller } from "./poller.js"
+import type { PollerOptions } from "./pollerTypes.js"
 import { type LocalStackOptions, startLocalStack } from "./stack.js"
 
 export class LocalStackStartError extends Data.TaggedError("LocalStackStartError")<{ readonly cause: unknown }> {}
