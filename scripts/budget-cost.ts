@@ -1,4 +1,4 @@
-// What the fleet-wide budget costs, measured on DynamoDB Local (README "Fleet-wide budget"):
+// What the fleet-wide budget costs, measured on DynamoDB Local (docs/throughput.md "Fleet-wide budget"):
 //   npx tsx scripts/budget-cost.ts
 // For each scenario: DynamoDB requests per Alma call, and how long a call waits for its slot, beside
 // the same run over the in-memory store for a single instance (the difference is the table's added latency). "Alma" is a

@@ -34,7 +34,7 @@ export interface FailureVerdict {
 }
 
 /**
- * The fate table of the README, in code: each typed failure decides its record's fate here, and a
+ * The fate table of docs/fates.md, in code: each typed failure decides its record's fate here, and a
  * new failure type does not compile until it is given one. Discards never reach this table: a
  * program that discards (Alma does not know the user or item) succeeds with a `Discarded` outcome.
  */

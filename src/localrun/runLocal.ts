@@ -92,7 +92,7 @@ export const exportTables = Effect.fn("exportTables")(function* (
   let count = 0
   for (const [key, name] of tables) {
     const items = yield* Effect.tryPromise({ try: () => scan(key), catch: failed("export") })
-    // What readers see: a tombstone (a deleted record, README "Record layout") is no record.
+    // What readers see: a tombstone (a deleted record, docs/records.md "Record layout") is no record.
     for (const item of items.filter((candidate) => candidate.deleted_at === undefined)) {
       lines += `${JSON.stringify({ table: name, item })}\n`
       count++

@@ -2,7 +2,7 @@ import { Schema } from "effect"
 
 /**
  * What can go wrong when asking Alma, one class per decision the batch runner takes
- * (README "What happens to a message"). Each carries what an operator needs to act on it and
+ * (docs/fates.md "What happens to a message"). Each carries what an operator needs to act on it and
  * nothing secret: never the API key, never a patron's whole record.
  */
 

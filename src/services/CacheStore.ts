@@ -127,7 +127,7 @@ export const keyOf = (record: ItemRecord): string => {
   }
 }
 
-/** A tombstone: what is left of a deleted record (README "Record layout"). */
+/** A tombstone: what is left of a deleted record (docs/records.md "Record layout"). */
 export const tombstoneOf = (kind: RecordKind, key: string, at: number): Record<string, string | number> => ({
   [keyAttribute[kind]]: key,
   cached_at: at,
@@ -210,7 +210,7 @@ const toStoreError = (table: string, operation: string) => (error: unknown) =>
 const isConditionFailure = (error: unknown) => errorName(error) === "ConditionalCheckFailedException"
 
 /**
- * Writes only over an older `cached_at` (or none: a webhook-written item, see README's limitation).
+ * Writes only over an older `cached_at` (or none: a webhook-written item, see the limitation in docs/fates.md).
  * At the same millisecond a deletion wins: an ID Alma proved gone never comes back.
  */
 const olderOnly = (at: number) => ({

@@ -48,7 +48,7 @@ describe("lag-buc --help", () => {
     expect(subcommands).toEqual(["demo", "local", "enqueue", "queues", "redrive", "alma-simulator"])
   }, 60_000)
 
-  // README "Operating it": `--help` on each lists every flag with an example.
+  // docs/operating.md "Operating it": `--help` on each lists every flag with an example.
   const operatorCommands = [
     [
       "enqueue",

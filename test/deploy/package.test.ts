@@ -47,7 +47,7 @@ interface Packaging {
     readonly almaThreshold: number
     readonly almaDailyReserve: string
     readonly almaDailyRecheckSeconds: string
-    /** Each function's `maximumConcurrency`: README "Staying under Alma's per-second threshold". */
+    /** Each function's `maximumConcurrency`: docs/deploying.md "Staying under Alma's per-second threshold". */
     readonly maximumConcurrency: Readonly<Record<FunctionName, number>>
     readonly kmsKeyArn: string | undefined
     readonly alarmTopicArn: string | undefined
@@ -55,7 +55,7 @@ interface Packaging {
 }
 
 // stg runs on the defaults with a parameter name that starts with "/"; prod sets every optional
-// variable but the budget and threshold (their defaults, 40 of 50, are the README's figures). Each shell holds only its own stage's variables: stg must not need *_PROD and vice versa.
+// variable but the budget and threshold (their defaults, 40 of 50, are docs/deploying.md's figures). Each shell holds only its own stage's variables: stg must not need *_PROD and vice versa.
 const packagings: Record<Stage, Packaging> = {
   stg: {
     stage: "stg",
@@ -286,7 +286,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       expect(properties.Handler).toBe(`src/handlers/${name}.handler`)
       expect(properties.FunctionName).toBe(`lag-buc-${stage}-${name}`)
     }
-    // updateUser: the heavy patron (README "Timeouts, memory, queues"); items: a call's wait for a slot.
+    // updateUser: the heavy patron (docs/deploying.md "Timeouts, memory, queues"); items: a call's wait for a slot.
     expect(functionTimeout(template(), "updateUser")).toBe(900)
     expect(at(template(), "Resources", "UpdateUserLambdaFunction", "Properties", "MemorySize")).toBe(512)
     for (const name of ["updateLoan", "updateRequest", "updateFee"] as const) {
@@ -311,7 +311,7 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     }
   })
 
-  it("sets each function's maximumConcurrency as the README's table does", () => {
+  it("sets each function's maximumConcurrency as docs/deploying.md's table does", () => {
     const concurrency = Object.fromEntries(
       eventSourceMappings(template()).map(({ name, properties }) => [
         name,

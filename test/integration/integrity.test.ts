@@ -45,7 +45,7 @@ const addPatron = (sim: AlmaSimulator, userId: string, loans: number) => {
 const heldLoans = (sim: AlmaSimulator, userId: string): ReadonlyArray<AlmaLoan> => sim.userData(userId)?.loans ?? []
 const heldLoanIds = (sim: AlmaSimulator, userId: string) => heldLoans(sim, userId).map((loan) => loan.loan_id)
 
-/** A loan's record as this service writes it from Alma's loan (README "Record layout"). */
+/** A loan's record as this service writes it from Alma's loan (docs/records.md "Record layout"). */
 const asRecord = (loan: AlmaLoan) => ({ ...loan, user_id: lower(loan.user_id), renewable: loan.renewable === true })
 
 interface Scannable {

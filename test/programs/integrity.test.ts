@@ -8,7 +8,7 @@ import { AlmaAmbiguous, AlmaUnavailable } from "../../src/services/AlmaError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
-// Cache integrity on the in-memory layers (README "A retried message is harmless"): the clock is the
+// Cache integrity on the in-memory layers (docs/fates.md "A retried message is harmless"): the clock is the
 // test's, so that "asked Alma earlier" and "later" are exact.
 
 const loan = (id: string): Loan => ({ loan_id: id, user_id: "U1", due_date: "2030-01-01T00:00:00Z", title: `T${id}` })

@@ -20,7 +20,7 @@ import { makeMemoryStack, patron } from "../support/memoryStack.js"
 // holds is cached and listed once, and no loan Alma no longer holds is cached or listed. Programs
 // may fail with typed errors on the way (a message SQS retries); a defect fails the property.
 //
-// The one failure let through is the contract's limitation (README): the webhook service writes no
+// The one failure let through is the contract's limitation (docs/fates.md): the webhook service writes no
 // `cached_at` and deletes without a tombstone, so its writes cannot be ordered against ours. A failing
 // script counts as that only when it passes with a webhook service that does write them (`Webhook`).
 // Below the property: the counterexamples it found before their fix (an item message's loan listed

@@ -11,7 +11,7 @@ import { maxItemBytes } from "../../src/services/DynamoItem.js"
 /**
  * One contract, two stores: the same cases against the in-memory store (CacheStoreMemory.ts) and the
  * live one over DynamoDB Local, so that the rules every in-memory test relies on are DynamoDB's
- * (README "A retried message is harmless", "Record layout"). DynamoDB Local is the reference.
+ * (docs/fates.md "A retried message is harmless", docs/records.md "Record layout"). DynamoDB Local is the reference.
  *
  * The tables are read and written raw (DynamoDB's own attribute values) around the store, to stand
  * for the other writers of CACHE-CONTRACT.md and to see exactly what a reader would find.
