@@ -3,8 +3,12 @@ import base from "./vitest.config.js"
 
 /**
  * The fast suites only, for `npm run mutate` (StrykerJS runs them for each mutant): in-memory layers,
- * a fake `HttpClient` and stubbed AWS clients. Nothing here starts DynamoDB Local, SQS, the simulator
- * or another process. The rest of the configuration is `vitest.config.ts`'s.
+ * a fake `HttpClient` and stubbed AWS clients, and the DynamoDB Local files on one DynamoDB Local that
+ * the global setup starts for each test runner (the cache store's writes are DynamoDB's rules, which no
+ * fake can judge). Nothing else starts SQS, the simulator or another process. Left out: the budget
+ * over DynamoDB Local (21 s of real-time windows and a JVM restart, for each of hundreds of budget
+ * mutants); the budget's logic is judged by its TestClock and in-memory files. The rest of the
+ * configuration is `vitest.config.ts`'s.
  */
 export default defineConfig({
   ...base,
@@ -16,6 +20,7 @@ export default defineConfig({
       "test/schema/**/*.test.ts",
       "test/services/**/*.test.ts"
     ],
-    exclude: ["test/services/CacheStoreContract.dynamodb.test.ts"]
+    exclude: ["test/services/AlmaBudget.dynamodb.test.ts"],
+    globalSetup: ["test/support/dynamoDbGlobalSetup.ts"]
   }
 })

@@ -11,22 +11,38 @@ import { AppConfig } from "../../src/services/AppConfig.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
 import { CacheStore, keyAttribute, type RecordKind, recordKinds } from "../../src/services/CacheStore.js"
 import { testConfig } from "../support/layers.js"
+import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
 import { cacheStoreContract, RawTables } from "./CacheStoreContract.js"
 
-// The live store (CacheStore.layer over the real SDK clients) against one DynamoDB Local for the file.
+// The live store (CacheStore.layer over the real SDK clients) against one DynamoDB Local for the file,
+// or the run's shared one (`npm run mutate`), in tables of this run's own.
 
-class DynamoLocal extends Context.Service<DynamoLocal, DynamoDbLocal>()("test/CacheStoreContract/DynamoLocal") {}
+class DynamoLocal extends Context.Service<DynamoLocal, Pick<DynamoDbLocal, "endpoint">>()(
+  "test/CacheStoreContract/DynamoLocal"
+) {}
 
 // A JVM on a shared 2-core machine: generous, and only for the start.
 const startTimeout = Duration.minutes(2)
 
-const dynamoLocal = Layer.effect(
-  DynamoLocal,
-  Effect.acquireRelease(
-    Effect.promise(() => startDynamoDbLocal({ startTimeoutMs: Duration.toMillis(startTimeout) })),
-    (local) => Effect.promise(() => local.stop())
-  )
-)
+const shared = sharedDynamoDbEndpoint()
+const dynamoLocal =
+  shared === undefined
+    ? Layer.effect(
+        DynamoLocal,
+        Effect.acquireRelease(
+          Effect.promise(() => startDynamoDbLocal({ startTimeoutMs: Duration.toMillis(startTimeout) })),
+          (local) => Effect.promise(() => local.stop())
+        )
+      )
+    : Layer.succeed(DynamoLocal, { endpoint: shared })
+
+const suffix = runSuffix()
+const tableNames = {
+  USER_CACHE_TABLE_NAME: `users-test-${suffix}`,
+  LOAN_CACHE_TABLE_NAME: `loans-test-${suffix}`,
+  REQUEST_CACHE_TABLE_NAME: `requests-test-${suffix}`,
+  FEE_CACHE_TABLE_NAME: `fees-test-${suffix}`
+}
 
 /**
  * The cache tables with their hash keys, as src/local/tables.ts makes them but without TTL: deletions
@@ -79,10 +95,16 @@ const store = Layer.unwrap(
     const config = testConfig({
       AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
       AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local"
+      AWS_SECRET_ACCESS_KEY: "local",
+      ...tableNames
     })
     return Layer.merge(CacheStore.layer, rawTables).pipe(Layer.provide(AwsClients.layer), Layer.provideMerge(config))
   })
 ).pipe(Layer.provide(dynamoLocal))
 
-cacheStoreContract({ name: "CacheStore contract: DynamoDB Local", layer: store, userTable: "users-test", startTimeout })
+cacheStoreContract({
+  name: "CacheStore contract: DynamoDB Local",
+  layer: store,
+  userTable: tableNames.USER_CACHE_TABLE_NAME,
+  startTimeout
+})
