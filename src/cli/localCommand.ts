@@ -1,15 +1,13 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Console, Duration, Effect, Option, Redacted, Schema } from "effect"
+import { Console, Duration, Effect, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
 import { makeProgressPrinter, summaryTable } from "../localrun/progressView.js"
 import { type LocalRunReport, runLocal } from "../localrun/runLocal.js"
 import { parseUserIds } from "../operations/userIdList.js"
 import { almaSimulatorScoped } from "../simulator/index.js"
-
-/** A command-line mistake: printed as one line, exit code 2. */
-export class UsageProblem extends Schema.TaggedError<UsageProblem>()("UsageProblem", { problem: Schema.String }) {}
+import { ExitCode, incomplete, reportFailures, usage } from "./ops/failure.js"
 
 const itemRefresh = Flag.Literals("item-refresh", ["queue", "inline"]).pipe(
   Flag.withDescription("queue: one message per item (the default, as deployed); inline: items written from the lists"),
@@ -59,7 +57,7 @@ const finish = (report: LocalRunReport, reportFile: Option.Option<string>, expor
       )
       yield* Console.log(`  ${"report".padEnd(28)}${reportFile.value}`)
     }
-    process.exitCode = exitCodeOf(report)
+    ;(yield* ExitCode)(exitCodeOf(report))
   })
 
 const progress = () => makeProgressPrinter(process.stderr)
@@ -81,11 +79,11 @@ interface RunFlags {
 
 const checkRunFlags = (flags: RunFlags) =>
   flags.visibilityTimeout < 1 || flags.concurrency < 1
-    ? Effect.fail(new UsageProblem({ problem: "--visibility-timeout and --concurrency must be at least 1" }))
+    ? Effect.fail(usage("--visibility-timeout and --concurrency must be at least 1"))
     : flags.dailyReserve < 0
-      ? Effect.fail(new UsageProblem({ problem: "--daily-reserve must be 0 or more" }))
+      ? Effect.fail(usage("--daily-reserve must be 0 or more"))
       : flags.dailyRecheckSeconds < 1
-        ? Effect.fail(new UsageProblem({ problem: "--daily-recheck-seconds must be at least 1" }))
+        ? Effect.fail(usage("--daily-recheck-seconds must be at least 1"))
         : Effect.void
 
 const fleetOf = (flags: RunFlags) => `4 functions × ${flags.concurrency} instances`
@@ -114,7 +112,10 @@ const refreshAndReport = (
       exportFile: Option.getOrUndefined(flags.exportFile),
       onStarted: announceSqs,
       onProgress: printer.show
-    })
+    }).pipe(
+      // A stage of the embedded stack that did not come up: the run is undone, exit 1.
+      Effect.catchTag("LocalRunFailed", (error) => incomplete(`${error.stage} failed: ${error.detail}`))
+    )
     printer.done()
     yield* finish(report, flags.reportFile, exported)
   })
@@ -148,27 +149,22 @@ export const localCommand = Command.make(
   },
   Effect.fn("lag-buc.local")(function* (flags) {
     if (!URL.canParse(flags.almaUrl) || !/^https?:\/\//.test(flags.almaUrl)) {
-      return yield* new UsageProblem({ problem: `--alma-url ${flags.almaUrl} is not an http(s) URL` })
+      return yield* usage(`--alma-url ${flags.almaUrl} is not an http(s) URL`)
     }
-    if (!(flags.maxRps > 0)) return yield* new UsageProblem({ problem: "--max-rps must be greater than 0" })
+    if (!(flags.maxRps > 0)) return yield* usage("--max-rps must be greater than 0")
     yield* checkRunFlags(flags)
     const text = yield* Effect.try({
       try: () => readFileSync(flags.users, "utf8"),
-      catch: (error) =>
-        new UsageProblem({
-          problem: `cannot read ${flags.users}: ${error instanceof Error ? error.message : "unreadable"}`
-        })
+      catch: (error) => usage(`cannot read ${flags.users}: ${error instanceof Error ? error.message : "unreadable"}`)
     })
     const list = parseUserIds(text)
     for (const rejected of list.rejected.slice(0, 20)) {
       yield* Console.error(`${flags.users}:${rejected.line}: ${rejected.problem}: ${JSON.stringify(rejected.text)}`)
     }
     if (list.rejected.length > 0) {
-      return yield* new UsageProblem({
-        problem: `${flags.users} has ${list.rejected.length} invalid user IDs (listed above)`
-      })
+      return yield* usage(`${flags.users} has ${list.rejected.length} invalid user IDs (listed above)`)
     }
-    if (list.ids.length === 0) return yield* new UsageProblem({ problem: `${flags.users} holds no user ID` })
+    if (list.ids.length === 0) return yield* usage(`${flags.users} holds no user ID`)
     yield* Console.error(
       `Refreshing ${list.ids.length} users against ${flags.almaUrl} at up to ${flags.maxRps} calls/s ` +
         `shared by ${fleetOf(flags)} (${flags.itemRefresh} mode)`
@@ -179,7 +175,7 @@ export const localCommand = Command.make(
       userIds: list.ids,
       almaMaxRps: flags.maxRps
     })
-  })
+  }, reportFailures)
 ).pipe(
   Command.withDescription(
     "Run the whole pipeline on an embedded AWS stack (DynamoDB Local, SQS, SSM stub) against an Alma API, e.g. your sandbox"
@@ -208,23 +204,27 @@ export const demoCommand = Command.make(
     timeoutMinutes,
     visibilityTimeout
   },
-  Effect.fn("lag-buc.demo")(function* (flags) {
-    if (flags.users < 1 || flags.perSecond < 1) {
-      return yield* new UsageProblem({ problem: "--users and --per-second must be at least 1" })
-    }
-    yield* checkRunFlags(flags)
-    const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
-    // 90 % of the threshold: as close as the fleet should run, with room for jitter.
-    const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))
-    yield* Console.error(
-      `Alma simulator on ${simulator.url}: ${flags.users} patrons, threshold ${flags.perSecond} calls/s; ` +
-        `refreshing them all at up to ${almaMaxRps} calls/s shared by ${fleetOf(flags)} (${flags.itemRefresh} mode)`
-    )
-    yield* refreshAndReport(flags, {
-      almaUrl: simulator.url,
-      apiKey: simulator.apiKey,
-      userIds: simulator.userIds(),
-      almaMaxRps
-    })
-  }, Effect.scoped)
+  Effect.fn("lag-buc.demo")(
+    function* (flags) {
+      if (flags.users < 1 || flags.perSecond < 1) {
+        return yield* usage("--users and --per-second must be at least 1")
+      }
+      yield* checkRunFlags(flags)
+      const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
+      // 90 % of the threshold: as close as the fleet should run, with room for jitter.
+      const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))
+      yield* Console.error(
+        `Alma simulator on ${simulator.url}: ${flags.users} patrons, threshold ${flags.perSecond} calls/s; ` +
+          `refreshing them all at up to ${almaMaxRps} calls/s shared by ${fleetOf(flags)} (${flags.itemRefresh} mode)`
+      )
+      yield* refreshAndReport(flags, {
+        almaUrl: simulator.url,
+        apiKey: simulator.apiKey,
+        userIds: simulator.userIds(),
+        almaMaxRps
+      })
+    },
+    Effect.scoped,
+    reportFailures
+  )
 ).pipe(Command.withDescription("Run the whole pipeline on the embedded stack against the Alma simulator"))

@@ -1,10 +1,10 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect } from "effect"
-import { CliError, Command } from "effect/cli"
-import { LocalRunFailed } from "../localrun/runLocal.js"
+import { Effect } from "effect"
+import { type CliError, Command } from "effect/cli"
 import { almaSimulatorCommand } from "./almaSimulatorCommand.js"
 import { enqueueCommand } from "./enqueueCommand.js"
-import { demoCommand, localCommand, UsageProblem } from "./localCommand.js"
+import { demoCommand, localCommand } from "./localCommand.js"
+import { ExitCode, exitCodes } from "./ops/failure.js"
 import { queuesCommand } from "./queuesCommand.js"
 import { redriveCommand } from "./redriveCommand.js"
 
@@ -21,24 +21,17 @@ const lagBuc = Command.make("lag-buc").pipe(
   ])
 )
 
-const exitWith = (code: number, line?: string) =>
-  (line === undefined ? Effect.void : Console.error(`lag-buc: ${line}`)).pipe(
-    Effect.andThen(Effect.sync(() => (process.exitCode = code)))
-  )
-
 /**
- * Every failure is one line. Bad command lines exit 2 (the parser already printed its error and the
- * usage); operational failures exit 1. Defects (bugs) are left to the runtime, which prints them whole.
+ * Each command reports its own failures (`reportFailures`, one line and an exit code); what is left
+ * is the parser's: a bad command line, already printed with the usage by effect/cli, exits 2.
+ * Defects (bugs) are left to the runtime, which prints them whole.
  */
-const reportFailure = (error: unknown) => {
-  if (CliError.isCliError(error)) return exitWith(2)
-  if (error instanceof UsageProblem) return exitWith(2, error.problem)
-  if (error instanceof LocalRunFailed) return exitWith(1, `${error.stage} failed: ${error.detail}`)
-  return exitWith(1, error instanceof Error ? error.message : String(error))
-}
+// Typed: a failure of any other kind reaching here would be a command without its boundary.
+const parseFailed = (_: CliError.CliError) =>
+  ExitCode.use((setExitCode) => Effect.sync(() => setExitCode(exitCodes.usage)))
 
 Command.run(lagBuc, { version: "0.1.0" }).pipe(
-  Effect.catch(reportFailure),
+  Effect.catch(parseFailed),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )
