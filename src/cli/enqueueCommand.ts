@@ -5,8 +5,9 @@ import { resolveQueueUrl } from "../operations/stageQueues.js"
 import { parseUserIds, type UserIdList } from "../operations/userIdList.js"
 import { Sqs } from "../services/Sqs.js"
 import { describeFileError, incomplete, reportFailures, usage } from "./ops/failure.js"
+import { check } from "./ops/flags.js"
 import { formatCount, formatDuration, formatRate, printable, withProgress } from "./ops/progress.js"
-import { acquireTarget, targetFlags } from "./ops/target.js"
+import { acquireTarget, queueUrlFlagNamed, targetFlags } from "./ops/target.js"
 
 /** Rejected lines printed one by one; beyond, a count (the input is the operator's to fix). */
 const rejectedShown = 20
@@ -71,10 +72,7 @@ export const enqueueCommand = Command.make(
   "enqueue",
   {
     ...targetFlags,
-    queueUrl: Flag.String("queue-url").pipe(
-      Flag.withDescription("URL of the Users queue (instead of --stage / --queue-prefix)"),
-      Flag.optional
-    ),
+    queueUrl: queueUrlFlagNamed("users", "queue-url", "URL of the Users queue (instead of --stage / --queue-prefix)"),
     column: Flag.String("column").pipe(
       Flag.withDescription("Read a CSV with a header line and take the IDs from this column"),
       Flag.optional
@@ -85,6 +83,10 @@ export const enqueueCommand = Command.make(
     ),
     concurrency: Flag.Int("concurrency").pipe(
       Flag.withDescription("SendMessageBatch calls in flight (1–100)"),
+      check(
+        (n) => n >= 1 && n <= 100,
+        (n) => `--concurrency must be between 1 and 100, not ${n}`
+      ),
       Flag.withDefault(10)
     ),
     dryRun: Flag.Boolean("dry-run").pipe(
@@ -98,9 +100,6 @@ export const enqueueCommand = Command.make(
   },
   Effect.fn("lag-buc.enqueue")(
     function* (flags) {
-      if (flags.concurrency < 1 || flags.concurrency > 100) {
-        return yield* usage(`--concurrency must be between 1 and 100, not ${flags.concurrency}`)
-      }
       const stdio = yield* Stdio.Stdio
       const file = Option.getOrElse(flags.file, () => "-")
       // Nothing named and nothing piped: waiting for typed IDs would look like a hang.

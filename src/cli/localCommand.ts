@@ -8,6 +8,7 @@ import { type LocalRunReport, runLocal } from "../localrun/runLocal.js"
 import { parseUserIds } from "../operations/userIdList.js"
 import { almaSimulatorScoped } from "../simulator/index.js"
 import { ExitCode, incomplete, reportFailures, usage } from "./ops/failure.js"
+import { atLeast, check, httpUrl } from "./ops/flags.js"
 
 const itemRefresh = Flag.Literals("item-refresh", ["queue", "inline"]).pipe(
   Flag.withDescription("queue: one message per item (the default, as deployed); inline: items written from the lists"),
@@ -17,16 +18,22 @@ const concurrency = Flag.Int("concurrency").pipe(
   Flag.withDescription(
     "Instances per function (a Lambda event source's maximumConcurrency): each a container with a runtime of its own"
   ),
+  atLeast("concurrency", 1),
   Flag.withDefault(2)
 )
 const dailyReserve = Flag.Int("daily-reserve").pipe(
   Flag.withDescription(
     "Stop calling Alma while fewer calls than this are left of the institution's day (X-Exl-Api-Remaining); 0: only when none are"
   ),
+  check(
+    (n) => n >= 0,
+    () => "--daily-reserve must be 0 or more"
+  ),
   Flag.withDefault(0)
 )
 const dailyRecheckSeconds = Flag.Int("daily-recheck-seconds").pipe(
   Flag.withDescription("While stopped at the daily reserve, probe Alma at most this often"),
+  atLeast("daily-recheck-seconds", 1),
   Flag.withDefault(300)
 )
 const timeoutMinutes = Flag.Int("timeout-minutes").pipe(
@@ -36,6 +43,7 @@ const timeoutMinutes = Flag.Int("timeout-minutes").pipe(
 
 const visibilityTimeout = Flag.Int("visibility-timeout").pipe(
   Flag.withDescription("Seconds a received message stays invisible; also each function's timeout"),
+  atLeast("visibility-timeout", 1),
   Flag.withDefault(30)
 )
 
@@ -77,15 +85,6 @@ interface RunFlags {
   readonly reportFile: Option.Option<string>
 }
 
-const checkRunFlags = (flags: RunFlags) =>
-  flags.visibilityTimeout < 1 || flags.concurrency < 1
-    ? Effect.fail(usage("--visibility-timeout and --concurrency must be at least 1"))
-    : flags.dailyReserve < 0
-      ? Effect.fail(usage("--daily-reserve must be 0 or more"))
-      : flags.dailyRecheckSeconds < 1
-        ? Effect.fail(usage("--daily-recheck-seconds must be at least 1"))
-        : Effect.void
-
 const fleetOf = (flags: RunFlags) => `4 functions × ${flags.concurrency} instances`
 
 /** One refresh on the embedded stack with live progress, then the summary, the files and the exit code. */
@@ -125,7 +124,10 @@ export const localCommand = Command.make(
   "local",
   {
     almaUrl: Flag.String("alma-url").pipe(
-      Flag.withDescription("Alma API base including /almaws/v1, e.g. https://api-eu.hosted.exlibrisgroup.com/almaws/v1")
+      Flag.withDescription(
+        "Alma API base including /almaws/v1, e.g. https://api-eu.hosted.exlibrisgroup.com/almaws/v1"
+      ),
+      httpUrl("--alma-url")
     ),
     apiKey: Flag.Redacted("api-key").pipe(Flag.withDescription("The Alma API key (kept in the embedded SSM stub)")),
     users: Flag.String("users").pipe(Flag.withDescription("A file with one user ID per line")),
@@ -139,6 +141,10 @@ export const localCommand = Command.make(
       Flag.withDescription(
         "The stage's budget: Alma calls per second of every instance of the four functions together, shared through the budget table (a sandbox allows 10)"
       ),
+      check(
+        (rps) => rps > 0,
+        () => "--max-rps must be greater than 0"
+      ),
       Flag.withDefault(8)
     ),
     concurrency,
@@ -148,11 +154,6 @@ export const localCommand = Command.make(
     visibilityTimeout
   },
   Effect.fn("lag-buc.local")(function* (flags) {
-    if (!URL.canParse(flags.almaUrl) || !/^https?:\/\//.test(flags.almaUrl)) {
-      return yield* usage(`--alma-url ${flags.almaUrl} is not an http(s) URL`)
-    }
-    if (!(flags.maxRps > 0)) return yield* usage("--max-rps must be greater than 0")
-    yield* checkRunFlags(flags)
     const text = yield* Effect.try({
       try: () => readFileSync(flags.users, "utf8"),
       catch: (error) => usage(`cannot read ${flags.users}: ${error instanceof Error ? error.message : "unreadable"}`)
@@ -186,10 +187,15 @@ export const localCommand = Command.make(
 export const demoCommand = Command.make(
   "demo",
   {
-    users: Flag.Int("users").pipe(Flag.withDescription("Patrons in the simulated institution"), Flag.withDefault(200)),
+    users: Flag.Int("users").pipe(
+      Flag.withDescription("Patrons in the simulated institution"),
+      atLeast("users", 1),
+      Flag.withDefault(200)
+    ),
     seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the simulated institution"), Flag.withDefault(1)),
     perSecond: Flag.Int("per-second").pipe(
       Flag.withDescription("The simulated Alma's per-second threshold (production Alma: 50)"),
+      atLeast("per-second", 1),
       Flag.withDefault(100)
     ),
     exportFile: Flag.String("export").pipe(
@@ -206,10 +212,6 @@ export const demoCommand = Command.make(
   },
   Effect.fn("lag-buc.demo")(
     function* (flags) {
-      if (flags.users < 1 || flags.perSecond < 1) {
-        return yield* usage("--users and --per-second must be at least 1")
-      }
-      yield* checkRunFlags(flags)
       const simulator = yield* almaSimulatorScoped({ users: flags.users, seed: flags.seed, perSecond: flags.perSecond })
       // 90 % of the threshold: as close as the fleet should run, with room for jitter.
       const almaMaxRps = Math.max(1, Math.floor(flags.perSecond * 0.9))

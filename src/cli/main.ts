@@ -4,7 +4,7 @@ import { type CliError, Command } from "effect/cli"
 import { almaSimulatorCommand } from "./almaSimulatorCommand.js"
 import { enqueueCommand } from "./enqueueCommand.js"
 import { demoCommand, localCommand } from "./localCommand.js"
-import { ExitCode, exitCodes } from "./ops/failure.js"
+import { ExitCode, exitCodes, usagePresenter } from "./ops/failure.js"
 import { queuesCommand } from "./queuesCommand.js"
 import { redriveCommand } from "./redriveCommand.js"
 
@@ -32,6 +32,6 @@ const parseFailed = (_: CliError.CliError) =>
 
 Command.run(lagBuc, { version: "0.1.0" }).pipe(
   Effect.catch(parseFailed),
-  Effect.provide(NodeServices.layer),
+  Effect.provide([usagePresenter, NodeServices.layer]),
   NodeRuntime.runMain
 )

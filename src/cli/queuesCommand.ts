@@ -1,21 +1,14 @@
-import { Console, Duration, Effect, Option, Schedule } from "effect"
+import { Config, Console, Duration, Effect, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { budgetTableName, readFleetStatus, renderFleetStatus } from "../operations/fleetStatus.js"
 import { type PeekedMessage, peekMessages, type QueueCounts, queueCounts } from "../operations/queueStatus.js"
 import { QUEUE_KEYS, type QueueKey, type ResolvedQueue, resolveQueue, type Stage } from "../operations/stageQueues.js"
 import { queueNameOf, Sqs } from "../services/Sqs.js"
 import type { SqsCallFailed } from "../services/SqsError.js"
-import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
+import { ExitCode, exitCodes, reportFailures } from "./ops/failure.js"
+import { check, httpUrl } from "./ops/flags.js"
 import { formatCount, printable } from "./ops/progress.js"
-import {
-  acquireTarget,
-  DynamoClientFactory,
-  isHttpUrl,
-  queueUrlFlags,
-  readEnv,
-  type Target,
-  targetFlags
-} from "./ops/target.js"
+import { acquireTarget, DynamoClientFactory, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
 
 interface Row {
   readonly label: string
@@ -132,12 +125,7 @@ const budgetOf = Effect.fn("queues.budgetOf")(function* (
   },
   target: Target
 ) {
-  const endpoint =
-    Option.getOrUndefined(flags.dynamodbEndpointUrl) ??
-    (yield* readEnv(["AWS_ENDPOINT_URL_DYNAMODB"])).get("AWS_ENDPOINT_URL_DYNAMODB")
-  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
-    return yield* usage(`--dynamodb-endpoint-url ${endpoint} is not an http(s) URL`)
-  }
+  const endpoint = Option.getOrUndefined(flags.dynamodbEndpointUrl)
   // The stage's own table only where the stage is: on AWS, or on the DynamoDB endpoint given. Queues
   // on a local endpoint never send the command to a real AWS table.
   const stageTable =
@@ -171,10 +159,18 @@ export const queuesCommand = Command.make(
     queueUrls: queueUrlFlags,
     peek: Flag.Int("peek").pipe(
       Flag.withDescription("Show up to N messages of each non-empty DLQ, without consuming them (1–1000)"),
+      check(
+        (peek) => peek >= 1 && peek <= 1000,
+        (peek) => `--peek must be between 1 and 1000, not ${peek}`
+      ),
       Flag.optional
     ),
     watch: Flag.Int("watch").pipe(
       Flag.withDescription("Show the counts again every N seconds, until Ctrl-C"),
+      check(
+        (watch) => watch >= 1,
+        (watch) => `--watch must be at least 1 second, not ${watch}`
+      ),
       Flag.optional
     ),
     budgetTable: Flag.String("budget-table").pipe(
@@ -187,17 +183,15 @@ export const queuesCommand = Command.make(
       Flag.withDescription(
         "DynamoDB endpoint of a local stack, for --budget-table (default: AWS_ENDPOINT_URL_DYNAMODB)"
       ),
+      Flag.withFallbackConfig(Config.String("AWS_ENDPOINT_URL_DYNAMODB")),
+      httpUrl("--dynamodb-endpoint-url"),
       Flag.optional
     )
   },
   Effect.fn("lag-buc.queues")(
     function* (flags) {
       const peek = Option.getOrUndefined(flags.peek)
-      if (peek !== undefined && (peek < 1 || peek > 1000)) {
-        return yield* usage(`--peek must be between 1 and 1000, not ${peek}`)
-      }
       const watch = Option.getOrUndefined(flags.watch)
-      if (watch !== undefined && watch < 1) return yield* usage(`--watch must be at least 1 second, not ${watch}`)
       const target = yield* acquireTarget(flags, flags.queueUrls)
       const budget = yield* budgetOf(flags, target)
       const outcome = new Outcome()

@@ -3,7 +3,7 @@ import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
 import { CliError, Command } from "effect/cli"
-import { ExitCode } from "../../src/cli/ops/failure.js"
+import { ExitCode, usagePresenter } from "../../src/cli/ops/failure.js"
 import { DynamoClientFactory, SqsClientFactory } from "../../src/cli/ops/target.js"
 
 export interface CliRun {
@@ -30,7 +30,7 @@ export interface CliRunOptions {
  * Runs an exported subcommand as `lag-buc <name> …argv` would, over the real Node services (files,
  * paths), with stdout and stderr captured through Effect's Console and stdin given by the test.
  * The exit code is what the command set (see `ExitCode`), 2 when the command line did not parse, 1
- * when anything else escaped the command.
+ * when anything else escaped the command. Bad command lines are shown as main.ts shows them (`usagePresenter`).
  */
 export const runCli = <Name extends string, Input, E, R, ContextInput>(
   command: Command.Command<Name, Input, ContextInput, E, R>,
@@ -61,7 +61,9 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
       stderrIsTerminal: Effect.succeed(false)
     })
     const exit = yield* Command.runWith(command, { version: "test" })(argv).pipe(
-      Effect.provide(Layer.merge(stdio, ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...options.env } })))),
+      Effect.provide(
+        Layer.mergeAll(stdio, usagePresenter, ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...options.env } })))
+      ),
       Effect.provide(NodeServices.layer),
       Effect.provideService(Console.Console, console),
       Effect.provideService(ExitCode, (code) => {

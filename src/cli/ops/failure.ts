@@ -1,4 +1,5 @@
 import { Console, Context, Effect, type PlatformError, Schema } from "effect"
+import { type CliError, CliOutput } from "effect/cli"
 
 /**
  * Where a command's exit code goes: `process.exitCode` (the process then ends normally, after its
@@ -68,3 +69,26 @@ export const reportFailures = <A, E extends { readonly _tag: string; readonly me
       })
     )
   )
+
+/** The usage errors a flag's own rule refused with (see `check` in flags.ts), if those are all there is. */
+const flagUsageErrors = (errors: ReadonlyArray<CliError.NonShowHelpErrors>) => {
+  const reasons = errors.flatMap((error) =>
+    error._tag === "UserError" && error.cause instanceof UsageError ? [error.cause.reason] : []
+  )
+  return reasons.length === errors.length && reasons.length > 0 ? reasons : undefined
+}
+
+/**
+ * How effect/cli shows a bad command line: a flag refused by one of our rules is the same one
+ * `lag-buc: …` line per problem as a usage error of a handler (no help: the line says what to fix);
+ * anything else the parser found (an unknown flag, a value outside a choice) keeps effect/cli's
+ * message and the usage. Given to `Command.run` by main.ts, and to the commands under test.
+ */
+export const usagePresenter = CliOutput.layerPresenter({
+  present: (event) => {
+    const reasons = event._tag === "InvalidInvocation" ? flagUsageErrors(event.errors) : undefined
+    return reasons === undefined
+      ? CliOutput.defaultPresenter.present(event)
+      : Effect.forEach(reasons, (reason) => Console.error(`lag-buc: ${reason}`), { discard: true })
+  }
+})

@@ -15,6 +15,7 @@ import {
 } from "../../operations/stageQueues.js"
 import { makeSqs, type Sqs } from "../../services/Sqs.js"
 import { usage } from "./failure.js"
+import { httpUrl } from "./flags.js"
 
 /** How the commands build their SQS client; tests wrap it (fault injection, call counting). */
 export const SqsClientFactory = Context.Reference<(config: SQSClientConfig) => SQSClient>(
@@ -40,11 +41,17 @@ export const targetFlags = {
     Flag.withDescription(
       "SQS endpoint of a local stack, e.g. the one `npm start` prints (dummy credentials if none are set)"
     ),
+    // The variables the AWS SDK itself reads, so that a shell set up for a local stack needs no flag.
+    Flag.withFallbackConfig(
+      Config.String("AWS_ENDPOINT_URL_SQS").pipe(Config.orElse(() => Config.String("AWS_ENDPOINT_URL")))
+    ),
+    httpUrl("--endpoint-url"),
     Flag.optional
   ),
   region: Flag.String("region").pipe(
     Flag.withDescription("AWS region (default: AWS_REGION, else eu-west-2)"),
-    Flag.optional
+    Flag.withFallbackConfig(Config.String("AWS_REGION").pipe(Config.orElse(() => Config.String("AWS_DEFAULT_REGION")))),
+    Flag.withDefault("eu-west-2")
   ),
   queuePrefix: Flag.String("queue-prefix").pipe(
     Flag.withDescription("Find the queues by name: <prefix>-users, <prefix>-loans… (`local` for the local stack)"),
@@ -52,11 +59,12 @@ export const targetFlags = {
   )
 }
 
+/** A queue URL flag: `name` is the flag, `key` the queue it names (in the refusal's message). */
+export const queueUrlFlagNamed = (key: QueueKey, name: string, description: string) =>
+  Flag.String(name).pipe(Flag.withDescription(description), httpUrl(`the ${key} queue URL`), Flag.optional)
+
 const urlFlag = (key: QueueKey) =>
-  Flag.String(`${key}-queue-url`).pipe(
-    Flag.withDescription(`URL of the ${key} queue (wins over --stage)`),
-    Flag.optional
-  )
+  queueUrlFlagNamed(key, `${key}-queue-url`, `URL of the ${key} queue (wins over --stage)`)
 
 /** One URL flag per queue, for `queues` and `redrive`. */
 export const queueUrlFlags = {
@@ -69,7 +77,7 @@ export const queueUrlFlags = {
 export interface TargetInput {
   readonly stage: Option.Option<Stage>
   readonly endpointUrl: Option.Option<string>
-  readonly region: Option.Option<string>
+  readonly region: string
   readonly queuePrefix: Option.Option<string>
 }
 
@@ -89,8 +97,6 @@ export interface Target {
   readonly region: string
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
 }
-
-export const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:\/\//.test(text)
 
 const isLoopback = (endpoint: string) => {
   const host = new URL(endpoint).hostname
@@ -125,31 +131,20 @@ export const acquireTarget = Effect.fn("acquireTarget")(function* (
   const given: Partial<Record<QueueKey, string>> = {}
   for (const key of QUEUE_KEYS) {
     const url = urls[key]
-    if (url === undefined || Option.isNone(url)) continue
-    if (!isHttpUrl(url.value)) return yield* usage(`the ${key} queue URL ${url.value} is not an http(s) URL`)
-    given[key] = url.value
+    if (url !== undefined && Option.isSome(url)) given[key] = url.value
   }
   const stage = Option.getOrUndefined(input.stage)
   const variables = [
     ...QUEUE_KEYS.flatMap((key) => STAGES.flatMap((s) => [queueVariable(key, s), dlqVariable(key, s)])),
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL_SQS",
-    "AWS_ENDPOINT_URL",
     ...credentialVariables
   ]
   const env = yield* readEnv(variables)
-  const endpoint =
-    Option.getOrUndefined(input.endpointUrl) ?? env.get("AWS_ENDPOINT_URL_SQS") ?? env.get("AWS_ENDPOINT_URL")
-  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
-    return yield* usage(`--endpoint-url ${endpoint} is not an http(s) URL`)
-  }
+  const endpoint = Option.getOrUndefined(input.endpointUrl)
   const prefix = Option.getOrUndefined(input.queuePrefix)
   if (stage === undefined && prefix === undefined && Object.keys(given).length === 0) {
     return yield* usage("say which queues: --stage stg|prod, --queue-prefix NAME or a queue URL")
   }
-  const region =
-    Option.getOrUndefined(input.region) ?? env.get("AWS_REGION") ?? env.get("AWS_DEFAULT_REGION") ?? "eu-west-2"
+  const region = input.region
   const hasCredentials = credentialVariables.some((name) => env.get(name) !== undefined)
   const credentials =
     endpoint !== undefined && !hasCredentials ? { accessKeyId: "local", secretAccessKey: "local" } : undefined
