@@ -7,6 +7,7 @@ import { makeProgressPrinter, summaryTable } from "../localrun/progressView.js"
 import { type LocalRunReport, runLocal } from "../localrun/runLocal.js"
 import { parseUserIds } from "../operations/userIdList.js"
 import { almaSimulatorScoped } from "../simulator/index.js"
+import { almaApiKeyFlag } from "./ops/almaApiKey.js"
 import { ExitCode, incomplete, reportFailures, usage } from "./ops/failure.js"
 import { atLeast, check, httpUrl } from "./ops/flags.js"
 
@@ -129,7 +130,7 @@ export const localCommand = Command.make(
       ),
       httpUrl("--alma-url")
     ),
-    apiKey: Flag.Redacted("api-key").pipe(Flag.withDescription("The Alma API key (kept in the embedded SSM stub)")),
+    apiKey: almaApiKeyFlag,
     users: Flag.String("users").pipe(Flag.withDescription("A file with one user ID per line")),
     exportFile: Flag.String("export").pipe(
       Flag.withDescription("Write every item of the four tables, one JSON line each"),

@@ -1,7 +1,7 @@
 import type { DynamoDBClient, DynamoDBClientConfig } from "@aws-sdk/client-dynamodb"
 import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
 import { NodeServices } from "@effect/platform-node"
-import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream } from "effect"
+import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream, type Terminal } from "effect"
 import { CliError, Command } from "effect/cli"
 import { ExitCode, usagePresenter } from "../../src/cli/ops/failure.js"
 import { DynamoClientFactory, SqsClientFactory } from "../../src/cli/ops/target.js"
@@ -24,6 +24,8 @@ export interface CliRunOptions {
   readonly dynamoClient?: ((config: DynamoDBClientConfig) => DynamoDBClient) | undefined
   /** Sees each stdout line as it is printed (for commands that never end by themselves). */
   readonly onStdout?: ((line: string) => void) | undefined
+  /** The terminal a prompt reads and draws on (default: the process's own). */
+  readonly terminal?: Layer.Layer<Terminal.Terminal> | undefined
 }
 
 /**
@@ -64,6 +66,8 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
       Effect.provide(
         Layer.mergeAll(stdio, usagePresenter, ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...options.env } })))
       ),
+      // Before the Node services, so that it wins over the process's terminal.
+      (effect) => (options.terminal === undefined ? effect : Effect.provide(effect, options.terminal)),
       Effect.provide(NodeServices.layer),
       Effect.provideService(Console.Console, console),
       Effect.provideService(ExitCode, (code) => {
