@@ -1,4 +1,5 @@
-import { Clock, type Duration, Effect } from "effect"
+import { Clock, type Duration, Effect, Schema } from "effect"
+import { UserMessage } from "../schema/QueueMessage.js"
 import type { AwsFailure } from "../services/AwsFailure.js"
 import { Sqs } from "../services/Sqs.js"
 
@@ -29,8 +30,12 @@ export interface EnqueueIdsOptions {
   readonly onProgress?: ((progress: EnqueueIdsProgress) => void) | undefined
 }
 
+// The Users queue's own schema writes the body, so that what is sent is what the Lambda decodes.
+const encodeUserMessage = Schema.encodeEffect(UserMessage)
+
 /**
- * Puts user IDs on the Users queue as the API gateway does: the raw ID is the body. SendMessageBatch
+ * Puts user IDs on the Users queue as the API gateway does: the raw ID is the body (encoded with
+ * `UserMessage`; an ID it refuses fails the run before anything is sent). SendMessageBatch
  * 10 at a time, several batches in flight, failed entries sent again; the IDs that still could not be
  * sent are in the report, never lost silently. The same batch sender as the Lambdas' `Queues`
  * service, with the retries counted: an operator watching a bulk run wants to see them.
@@ -43,21 +48,18 @@ export const enqueueUserIds = Effect.fn("enqueueUserIds")(function* (
   const sqs = yield* Sqs
   const started = yield* Clock.currentTimeMillis
   const progress = { total: ids.length, sent: 0, failed: 0, retried: 0 }
-  const report = yield* sqs.sendBatches(
-    queueUrl,
-    ids.map((id) => ({ body: id })),
-    {
-      concurrency: options.concurrency,
-      attempts: options.attempts,
-      retryBase: options.retryBase,
-      onBatch: (outcome) => {
-        progress.sent += outcome.sent
-        progress.failed += outcome.failed
-        progress.retried += outcome.retried
-        options.onProgress?.({ ...progress })
-      }
+  const messages = yield* Effect.forEach(ids, (id) => Effect.map(encodeUserMessage(id), (body) => ({ body })))
+  const report = yield* sqs.sendBatches(queueUrl, messages, {
+    concurrency: options.concurrency,
+    attempts: options.attempts,
+    retryBase: options.retryBase,
+    onBatch: (outcome) => {
+      progress.sent += outcome.sent
+      progress.failed += outcome.failed
+      progress.retried += outcome.retried
+      options.onProgress?.({ ...progress })
     }
-  )
+  })
   const finished = yield* Clock.currentTimeMillis
   const result: EnqueueIdsReport = {
     total: ids.length,

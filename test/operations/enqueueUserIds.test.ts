@@ -105,4 +105,16 @@ describe("enqueueUserIds against local SQS", () => {
       expect(new Set(report.unsent.map((u) => u.id)).size).toBe(300)
     })
   )
+
+  it.live("bodies are written by the Users queue's schema: an ID it refuses fails the run, nothing is sent", () =>
+    Effect.gen(function* () {
+      const queues = yield* Effect.promise(() => sqs.createQueues("encoded"))
+      const error = yield* enqueueUserIds(queues.users.url, ["U1", "{not an id"], fast).pipe(
+        withClient(sqs.client),
+        Effect.flip
+      )
+      expect(error._tag).toBe("SchemaError")
+      expect(yield* Effect.promise(() => bodiesOf(queues.users.url))).toEqual([])
+    })
+  )
 })
