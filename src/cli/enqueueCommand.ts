@@ -1,4 +1,4 @@
-import { Console, Effect, FileSystem, Option, Stdio, Stream } from "effect"
+import { Console, Effect, FileSystem, Option, Stdio, Stream, SubscriptionRef } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type EnqueueIdsProgress, enqueueUserIds, type UnsentId } from "../operations/enqueueUserIds.js"
 import { resolveQueueUrl } from "../operations/stageQueues.js"
@@ -6,7 +6,7 @@ import { parseUserIds, type UserIdList } from "../operations/userIdList.js"
 import { Sqs } from "../services/Sqs.js"
 import { describeFileError, incomplete, reportFailures, usage } from "./ops/failure.js"
 import { check } from "./ops/flags.js"
-import { formatCount, formatDuration, formatRate, printable, withProgress } from "./ops/progress.js"
+import { formatCount, formatDuration, formatRate, printable, publishTo, withProgress } from "./ops/progress.js"
 import { acquireTarget, queueUrlFlagNamed, targetFlags } from "./ops/target.js"
 
 /** Rejected lines printed one by one; beyond, a count (the input is the operator's to fix). */
@@ -129,22 +129,26 @@ export const enqueueCommand = Command.make(
       const queueUrl = yield* resolveQueueUrl(target.source, "users").pipe(Effect.provideService(Sqs, target.sqs))
       yield* Console.error(`sending ${formatCount(list.ids.length)} user IDs to ${queueUrl}`)
 
-      let progress: EnqueueIdsProgress = { total: list.ids.length, sent: 0, failed: 0, retried: 0 }
+      const progress = yield* SubscriptionRef.make<EnqueueIdsProgress>({
+        total: list.ids.length,
+        sent: 0,
+        failed: 0,
+        retried: 0
+      })
       const started = Date.now()
       const report = yield* enqueueUserIds(queueUrl, list.ids, {
         concurrency: flags.concurrency,
-        onProgress: (p) => {
-          progress = p
-        }
+        onProgress: publishTo(progress)
       }).pipe(
         Effect.provideService(Sqs, target.sqs),
         withProgress(
-          () => ({
-            done: progress.sent + progress.failed,
-            total: progress.total,
+          progress,
+          (p) => ({
+            done: p.sent + p.failed,
+            total: p.total,
             text:
-              `${formatCount(progress.sent)}/${formatCount(progress.total)} sent, ${formatCount(progress.failed)} failed, ` +
-              `${formatRate(progress.sent, Date.now() - started)}`
+              `${formatCount(p.sent)}/${formatCount(p.total)} sent, ${formatCount(p.failed)} failed, ` +
+              `${formatRate(p.sent, Date.now() - started)}`
           }),
           { label: "enqueue" }
         )

@@ -1,11 +1,11 @@
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Option, SubscriptionRef } from "effect"
 import { Command, Flag } from "effect/cli"
 import { queueCounts } from "../operations/queueStatus.js"
 import { type RedriveProgress, type RedriveReport, redrive } from "../operations/redrive.js"
 import { QUEUE_KEYS, type QueueKey, type ResolvedQueue, resolveQueue } from "../operations/stageQueues.js"
 import { queueNameOf, Sqs } from "../services/Sqs.js"
 import { ExitCode, exitCodes, reportFailures, usage } from "./ops/failure.js"
-import { formatCount, formatDuration, formatRate, withProgress } from "./ops/progress.js"
+import { formatCount, formatDuration, formatRate, publishTo, withProgress } from "./ops/progress.js"
 import { acquireTarget, queueUrlFlags, type Target, targetFlags } from "./ops/target.js"
 
 const methodLabel = (report: RedriveReport) =>
@@ -33,11 +33,10 @@ const redriveOne = Effect.fn("redrive.queue")(function* (
     return { moved: 0, exitCode: 0 }
   }
   yield* Console.error(`${queue.key}: moving ~${formatCount(before.visible)} messages from ${dlqName} to ${sourceName}`)
-  let progress: RedriveProgress = { moved: 0, total: before.visible, failed: 0 }
+  const progress = yield* SubscriptionRef.make<RedriveProgress>({ moved: 0, total: before.visible, failed: 0 })
   const started = Date.now()
-  const onProgress = (p: RedriveProgress) => {
-    progress = { ...p, total: p.total ?? before.visible }
-  }
+  const publish = publishTo(progress)
+  const onProgress = (p: RedriveProgress) => publish({ ...p, total: p.total ?? before.visible })
   const report = yield* redrive(
     { dlqUrl: queue.dlqUrl, sourceUrl: queue.url },
     {
@@ -47,12 +46,13 @@ const redriveOne = Effect.fn("redrive.queue")(function* (
     }
   ).pipe(
     withProgress(
-      () => ({
-        done: progress.moved,
-        total: progress.total,
+      progress,
+      (p) => ({
+        done: p.moved,
+        total: p.total,
         text:
-          `${formatCount(progress.moved)}/${formatCount(progress.total ?? 0)} moved` +
-          `${progress.failed > 0 ? `, ${formatCount(progress.failed)} failed` : ""}, ${formatRate(progress.moved, Date.now() - started)}`
+          `${formatCount(p.moved)}/${formatCount(p.total ?? 0)} moved` +
+          `${p.failed > 0 ? `, ${formatCount(p.failed)} failed` : ""}, ${formatRate(p.moved, Date.now() - started)}`
       }),
       { label: `redrive ${queue.key}` }
     )

@@ -1,4 +1,4 @@
-import { Console, Duration, Effect, Fiber, Stdio, Stream } from "effect"
+import { Console, Duration, Effect, Fiber, Stdio, Stream, SubscriptionRef } from "effect"
 
 export interface ProgressSnapshot {
   readonly done: number
@@ -43,16 +43,18 @@ const writeStderr = (text: string) =>
  * Runs `effect` while showing how far it got: on a terminal a bar redrawn in place on stderr, else a
  * plain line on stderr every `plainInterval` when something changed (logs of a CI job or a `| tee`
  * stay readable). The bar is finished with its final state and a newline, whatever the outcome.
+ * The one progress display of every command: the operation publishes its state in `state` (a
+ * `SubscriptionRef`), `render` says how a state reads (it runs at each redraw, so rates are current).
  */
 export const withProgress =
-  (snapshot: () => ProgressSnapshot, options: ProgressOptions) =>
+  <S>(state: SubscriptionRef.SubscriptionRef<S>, render: (state: S) => ProgressSnapshot, options: ProgressOptions) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Stdio.Stdio> =>
     Effect.gen(function* () {
       const stdio = yield* Stdio.Stdio
       const terminal = yield* stdio.stderrIsTerminal
       let last = ""
-      const draw = Effect.suspend(() => {
-        const current = snapshot()
+      const draw = Effect.flatMap(SubscriptionRef.get(state), (latest) => {
+        const current = render(latest)
         if (terminal) return writeStderr(`\r\x1b[2K${bar(options.label, current)}`)
         const line = plain(options.label, current)
         if (line === last) return Effect.void
@@ -66,6 +68,15 @@ export const withProgress =
       )
       return yield* effect.pipe(Effect.ensuring(finish))
     })
+
+/**
+ * A plain callback that publishes into `state`: the operations report progress through synchronous
+ * callbacks, and setting a `SubscriptionRef` needs no service, so it runs on the spot.
+ */
+export const publishTo =
+  <S>(state: SubscriptionRef.SubscriptionRef<S>) =>
+  (value: S): void =>
+    Effect.runSync(SubscriptionRef.set(state, value))
 
 /** `12.3 s`, `850 ms`. */
 export const formatDuration = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
