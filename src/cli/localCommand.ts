@@ -1,15 +1,16 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Console, Duration, Effect, Option, Redacted } from "effect"
+import { Console, Duration, Effect, Option, Redacted, SubscriptionRef } from "effect"
 import { Command, Flag } from "effect/cli"
-import { makeProgressPrinter, summaryTable } from "../localrun/progressView.js"
-import { type LocalRunReport, runLocal } from "../localrun/runLocal.js"
+import { progressLine, summaryTable } from "../localrun/progressView.js"
+import { type LocalRunProgress, type LocalRunReport, runLocal } from "../localrun/runLocal.js"
 import { parseUserIds } from "../operations/userIdList.js"
 import { almaSimulatorScoped } from "../simulator/index.js"
 import { almaApiKeyFlag } from "./ops/almaApiKey.js"
 import { ExitCode, incomplete, reportFailures, usage } from "./ops/failure.js"
 import { atLeast, check, httpUrl } from "./ops/flags.js"
+import { publishTo, withProgress } from "./ops/progress.js"
 
 const itemRefresh = Flag.Literals("item-refresh", ["queue", "inline"]).pipe(
   Flag.withDescription("queue: one message per item (the default, as deployed); inline: items written from the lists"),
@@ -69,8 +70,6 @@ const finish = (report: LocalRunReport, reportFile: Option.Option<string>, expor
     ;(yield* ExitCode)(exitCodeOf(report))
   })
 
-const progress = () => makeProgressPrinter(process.stderr)
-
 const announceSqs = (endpoint: string) =>
   process.stderr.write(`embedded SQS at ${endpoint}: lag-buc queues --endpoint-url ${endpoint} --queue-prefix local\n`)
 
@@ -99,7 +98,8 @@ const refreshAndReport = (
   }
 ) =>
   Effect.gen(function* () {
-    const printer = progress()
+    // Undefined until the embedded stack is up and the first figures come.
+    const progress = yield* SubscriptionRef.make<LocalRunProgress | undefined>(undefined)
     const { report, exported } = yield* runLocal({
       ...target,
       itemRefresh: flags.itemRefresh,
@@ -111,12 +111,21 @@ const refreshAndReport = (
       logFile: defaultLogFile(),
       exportFile: Option.getOrUndefined(flags.exportFile),
       onStarted: announceSqs,
-      onProgress: printer.show
+      onProgress: publishTo(progress)
     }).pipe(
+      withProgress(
+        progress,
+        (p) => ({
+          done: 0,
+          total: undefined,
+          text: p === undefined ? "starting the embedded stack…" : progressLine(p)
+        }),
+        // A plain line every 5 s: a run is minutes long, and its logs should stay short.
+        { label: "local", plainInterval: Duration.seconds(5) }
+      ),
       // A stage of the embedded stack that did not come up: the run is undone, exit 1.
       Effect.catchTag("LocalRunFailed", (error) => incomplete(`${error.stage} failed: ${error.detail}`))
     )
-    printer.done()
     yield* finish(report, flags.reportFile, exported)
   })
 
