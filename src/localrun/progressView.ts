@@ -18,26 +18,6 @@ export const progressLine = (p: LocalRunProgress): string =>
     `DLQ ${p.dlq}`
   ].join(" | ")
 
-/**
- * Progress on a terminal is one line redrawn in place; anywhere else (CI, a pipe) it is a plain line
- * at most every `plainEvery` ms, so logs stay readable.
- */
-export const makeProgressPrinter = (stream: NodeJS.WriteStream, plainEvery = 5_000) => {
-  let lastPlain = -Infinity
-  return {
-    show: (progress: LocalRunProgress) => {
-      if (stream.isTTY) stream.write(`\r\x1b[2K${progressLine(progress)}`)
-      else if (progress.elapsedMs - lastPlain >= plainEvery) {
-        lastPlain = progress.elapsedMs
-        stream.write(`${progressLine(progress)}\n`)
-      }
-    },
-    done: () => {
-      if (stream.isTTY) stream.write("\n")
-    }
-  }
-}
-
 const row = (label: string, value: string | number) => `  ${label.padEnd(28)}${value}`
 
 /** The summary table printed at the end of a run. */
