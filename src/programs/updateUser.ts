@@ -7,14 +7,16 @@ import {
   requestRecord,
   userRecord
 } from "../schema/CacheRecord.js"
-import { type ItemKind, itemKindSpec, itemKinds } from "../schema/ItemKind.js"
+import { describeIssue } from "../schema/describeIssue.js"
+import { type ItemKind, itemKinds } from "../schema/ItemKind.js"
+import { itemMessageBody } from "../schema/QueueMessage.js"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
 import { Queues } from "../services/Queues.js"
 import { forgetUser, listedIds } from "./forget.js"
 import { cached, cachedSkipping, discarded } from "./Outcome.js"
-import { putItems, reportUnreadable } from "./putItems.js"
+import { logSkippedEntry, putItems, reportUnreadable } from "./putItems.js"
 
 /**
  * How many times a refresh starts over when another writer changed the user record while it ran
@@ -146,20 +148,33 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (
     skipped += (yield* putItems(records)).skipped
   }
 
+  const unsendable = yield* Ref.make(0)
   if (config.itemRefresh === "queue" && config.queues !== undefined) {
     const queues = yield* Queues
     const urls = config.queues
     yield* Effect.forEach(
       itemKinds,
       (kind) => {
-        const field = itemKindSpec[kind].messageField
         // An unreadable item's own GET would not decode either: it gets no message (only a DLQ entry).
         const readable = ids[kind].filter((id) => !unreadable.ids[kind].includes(id))
-        const bodies = readable.map((id) => JSON.stringify({ userID: userId, [field]: id }))
-        return bodies.length === 0 ? Effect.void : queues.send(urls[kind], bodies)
+        return Effect.forEach(readable, (id) =>
+          itemMessageBody[kind](userId, id).pipe(
+            Effect.map(Option.some),
+            // Its message would not decode at the item's Lambda: skipped here, logged with its ID.
+            Effect.catchTag("SchemaError", (error) =>
+              logSkippedEntry(kind, id, `its queue message would not decode: ${describeIssue(error.issue)}`).pipe(
+                Effect.andThen(Ref.update(unsendable, (n) => n + 1)),
+                Effect.as(Option.none<string>())
+              )
+            )
+          )
+        ).pipe(
+          Effect.map((bodies) => bodies.flatMap((body) => (Option.isSome(body) ? [body.value] : []))),
+          Effect.flatMap((bodies) => (bodies.length === 0 ? Effect.void : queues.send(urls[kind], bodies)))
+        )
       },
       { concurrency: "unbounded", discard: true }
     )
   }
-  return cachedSkipping(skipped)
+  return cachedSkipping(skipped + (yield* Ref.get(unsendable)))
 })

@@ -1,4 +1,5 @@
-import { Schema } from "effect"
+import { type Effect, Schema } from "effect"
+import type { ItemKind } from "./ItemKind.js"
 
 // C0 and C1 control characters: never part of an Alma identifier, and a way to forge log lines.
 const controlCharacters = /\p{Cc}/u
@@ -46,3 +47,16 @@ export const RequestMessage = Schema.fromJsonString(Schema.Struct({ userID: User
 export type RequestMessage = typeof RequestMessage.Type
 export const FeeMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, feeID: ItemId }))
 export type FeeMessage = typeof FeeMessage.Type
+
+/**
+ * An item queue's message body, encoded with its kind's schema: what is sent is what the item's
+ * Lambda decodes. An ID its schema refuses (not safe in a path segment, over 255 characters) fails
+ * here, at the producer, instead of as an undecodable message in the item's DLQ.
+ */
+export const itemMessageBody: {
+  readonly [K in ItemKind]: (userID: string, id: string) => Effect.Effect<string, Schema.SchemaError>
+} = {
+  loan: (userID, loanID) => Schema.encodeEffect(LoanMessage)({ userID, loanID }),
+  request: (userID, requestID) => Schema.encodeEffect(RequestMessage)({ userID, requestID }),
+  fee: (userID, feeID) => Schema.encodeEffect(FeeMessage)({ userID, feeID })
+}

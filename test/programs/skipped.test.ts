@@ -5,6 +5,7 @@ import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateI
 import { updateUser } from "../../src/programs/updateUser.js"
 import { AlmaAmbiguous, AlmaNotFound } from "../../src/services/AlmaError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
+import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
 const now = Date.parse("2026-11-25T12:00:00Z")
@@ -182,6 +183,26 @@ describe("an item Alma answers closed while a newer record of it exists", () => 
       expect(yield* updateLoan({ userID: "U1", loanID: "L1" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
       expect(stack.cache.tables.loan.get("L1")).toEqual({ loan_id: "L1", cached_at: now + 1_000 })
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+})
+
+describe("items whose queue message would not decode at their Lambda", () => {
+  it.effect("get no message, are logged with their ID and the schema's rule, and count as skipped", () => {
+    // Alma's list schemas take any non-empty ID; the item queues' messages take only path-safe ones.
+    const stack = makeMemoryStack({ U1: patron([{ loan_id: "L1" }, { loan_id: ".." }]) })
+    return Effect.gen(function* () {
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached", skipped: 1 })
+      expect(stack.queues.sent.get(testEnvironment.LOAN_QUEUE_URL ?? "")).toEqual(['{"userID":"U1","loanID":"L1"}'])
+      expect(skippedLines(stack)).toEqual([
+        expect.objectContaining({
+          kind: "loan",
+          itemId: "..",
+          rule: expect.stringContaining("its queue message would not decode: loanID: must not be a dot segment")
+        })
+      ])
+      // Still a current item of the patron: listed, as Alma lists it.
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", ".."] })
     }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 })
