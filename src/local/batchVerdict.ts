@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises"
 import type { Context, SQSEvent } from "aws-lambda"
+import { Duration, Effect } from "effect"
 
 /** How one invocation ended, from the event source's point of view. */
 export type HandlerOutcome =
@@ -7,32 +7,33 @@ export type HandlerOutcome =
   | { readonly kind: "threw"; readonly error: unknown }
   | { readonly kind: "timedOut"; readonly timeoutMs: number }
 
-/** Runs one invocation as Lambda does: it ends when the handler settles or its timeout passes. */
-export const runHandler = async (
+/**
+ * Runs one invocation as Lambda does: it ends when the handler settles or its timeout passes. Like
+ * Lambda, a timed-out invocation is abandoned, not awaited: its batch is simply not deleted. The
+ * handler is interruptible even inside the poller's uninterruptible receive-and-invoke, so that the
+ * timeout can abandon it.
+ */
+export const runHandler = (
   handler: (event: SQSEvent, context: Context) => Promise<unknown>,
   event: SQSEvent,
   context: Context,
   timeoutMs: number
-): Promise<HandlerOutcome> => {
-  const timeout = new AbortController()
-  const invocation = Promise.resolve()
-    .then(() => handler(event, context))
-    .then(
-      (value): HandlerOutcome => ({ kind: "returned", value }),
-      (error: unknown): HandlerOutcome => ({ kind: "threw", error })
-    )
-  const timer = sleep(timeoutMs, undefined, { signal: timeout.signal }).then(
-    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs }),
-    // Aborted because the handler finished first; this branch's value is never used.
-    (): HandlerOutcome => ({ kind: "timedOut", timeoutMs })
+): Effect.Effect<HandlerOutcome> =>
+  Effect.tryPromise({
+    // Called on a later tick, as the runtime calls it: a handler that throws synchronously rejects.
+    try: () => Promise.resolve().then(() => handler(event, context)),
+    catch: (error) => error
+  }).pipe(
+    Effect.match({
+      onSuccess: (value): HandlerOutcome => ({ kind: "returned", value }),
+      onFailure: (error): HandlerOutcome => ({ kind: "threw", error })
+    }),
+    Effect.interruptible,
+    Effect.timeoutOrElse({
+      duration: Duration.millis(timeoutMs),
+      orElse: () => Effect.succeed<HandlerOutcome>({ kind: "timedOut", timeoutMs })
+    })
   )
-  try {
-    // Like Lambda, a timed-out invocation is abandoned, not awaited: its batch is simply not deleted.
-    return await Promise.race([invocation, timer])
-  } finally {
-    timeout.abort()
-  }
-}
 
 export type BatchVerdict =
   | { readonly kind: "success" }

@@ -36,4 +36,3 @@ export {
   startLocalStack
 } from "./stack.js"
 export { scanAll } from "./tables.js"
-export { WaitTimeoutError, type WaitUntilOptions, waitUntil } from "./waitUntil.js"

@@ -1,5 +1,5 @@
 import { Data, Effect } from "effect"
-import { createPoller } from "./poller.js"
+import { makePoller } from "./poller.js"
 import type { PollerOptions } from "./pollerTypes.js"
 import { type LocalStackOptions, startLocalStack } from "./stack.js"
 
@@ -20,12 +20,7 @@ export const localStackResource = (options?: LocalStackOptions) =>
   )
 
 /** A started poller, stopped (in-flight invocations finished) when the scope closes. */
-export const pollerResource = (options: PollerOptions) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const poller = createPoller(options)
-      await poller.start()
-      return poller
-    }),
-    (poller) => Effect.promise(() => poller.stop())
-  )
+export const pollerResource = (options: PollerOptions) => {
+  const { poller, start, stop } = makePoller(options)
+  return Effect.acquireRelease(Effect.as(start, poller), () => stop)
+}

@@ -1,6 +1,6 @@
 import type { Message } from "@aws-sdk/client-sqs"
 import type { SQSRecord } from "aws-lambda"
-import { Cause, Duration, Effect, Exit } from "effect"
+import { Clock, Duration, Effect, Exit, Ref, Schedule, Scope, Semaphore } from "effect"
 import { makeSqs } from "../services/Sqs.js"
 import { retrySchedule } from "../services/SqsError.js"
 import { type HandlerOutcome, judgeBatch, runHandler } from "./batchVerdict.js"
@@ -14,10 +14,9 @@ import type {
   SqsLambdaHandler,
   WaitUntilDrainedOptions
 } from "./pollerTypes.js"
-import { messageCounts } from "./queues.js"
+import { QueuesNotDrained } from "./pollerTypes.js"
 import { DEFAULT_ACCOUNT_ID } from "./sqs.js"
 import { toSqsRecord } from "./sqsEvent.js"
-import { waitUntil } from "./waitUntil.js"
 
 interface ResolvedMapping {
   readonly functionName: string
@@ -30,9 +29,7 @@ interface ResolvedMapping {
   readonly reportBatchItemFailures: boolean
 }
 
-type MutableStats = { -readonly [K in keyof FunctionStats]: FunctionStats[K] }
-
-const emptyStats = (): MutableStats => ({
+const emptyStats: FunctionStats = {
   invocations: 0,
   recordsReceived: 0,
   recordsDeleted: 0,
@@ -41,43 +38,58 @@ const emptyStats = (): MutableStats => ({
   receiveErrors: 0,
   deleteErrors: 0,
   inFlight: 0
-})
+}
+
+/** Adds each given delta to its counter. */
+const add =
+  (d: Partial<Record<keyof FunctionStats, number>>) =>
+  (s: FunctionStats): FunctionStats => ({
+    invocations: s.invocations + (d.invocations ?? 0),
+    recordsReceived: s.recordsReceived + (d.recordsReceived ?? 0),
+    recordsDeleted: s.recordsDeleted + (d.recordsDeleted ?? 0),
+    recordsFailed: s.recordsFailed + (d.recordsFailed ?? 0),
+    batchesFailed: s.batchesFailed + (d.batchesFailed ?? 0),
+    receiveErrors: s.receiveErrors + (d.receiveErrors ?? 0),
+    deleteErrors: s.deleteErrors + (d.deleteErrors ?? 0),
+    inFlight: s.inFlight + (d.inFlight ?? 0)
+  })
 
 /** After a failed receive: 100 ms, doubling, at most 2 s, until a receive succeeds or the poller stops. */
 const receiveRetries = retrySchedule({ base: Duration.millis(100), maxDelay: Duration.seconds(2) })
 
 const clampInt = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, Math.floor(value)))
 
+const describeError = (error: unknown): string => (error instanceof Error ? ` (last error: ${error.message})` : "")
+
 /**
  * An SQS event source mapping as AWS Lambda runs it: long-poll, invoke with an SQSEvent, delete the
  * records that did not fail, leave the others to reappear after the visibility timeout (and reach the
- * DLQ through the queue's redrive policy).
+ * DLQ through the queue's redrive policy). Each concurrent poller is a fiber of the scope `start`
+ * opens and `stop` closes; the counters are Refs those fibers share.
  */
-export const createPoller = (options: PollerOptions): Poller => {
+export const makePoller = (options: PollerOptions) => {
   const waitTimeSeconds = clampInt(options.waitTimeSeconds ?? 1, 0, 20)
   const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID
-  const stats = new Map<string, MutableStats>()
-  const statsOf = (functionName: string): MutableStats => {
-    let s = stats.get(functionName)
-    if (s === undefined) {
-      s = emptyStats()
-      stats.set(functionName, s)
-    }
-    return s
+  const stats = new Map(options.mappings.map((m) => [m.functionName, Ref.makeUnsafe(emptyStats)]))
+  const statsOf = (functionName: string): Ref.Ref<FunctionStats> => {
+    const existing = stats.get(functionName)
+    if (existing !== undefined) return existing
+    const created = Ref.makeUnsafe(emptyStats)
+    stats.set(functionName, created)
+    return created
   }
-  for (const m of options.mappings) statsOf(m.functionName)
+  const count = (functionName: string, deltas: Partial<Record<keyof FunctionStats, number>>) =>
+    Ref.update(statsOf(functionName), add(deltas))
 
-  let active = 0
-  let invocationsStarted = 0
-  let run: { readonly abort: AbortController; readonly workers: Promise<void> } | undefined
-  let stopping: Promise<void> | undefined
+  /** Invocations running now, and started since creation: what a drain check compares before and after. */
+  const active = Ref.makeUnsafe(0)
+  const invocationsStarted = Ref.makeUnsafe(0)
+  const run = Ref.makeUnsafe<Scope.Closeable | undefined>(undefined)
+  // start and stop one at a time: a start during a stop waits for it, as before.
+  const lock = Semaphore.makeUnsafe(1)
 
-  const emit = (event: PollerEvent): void => {
-    // A faulty progress callback must not take a poller (and the messages it holds) down.
-    try {
-      options.onEvent?.(event)
-    } catch {}
-  }
+  // A faulty progress callback must not take a poller (and the messages it holds) down.
+  const emit = (event: PollerEvent) => Effect.ignore(Effect.try(() => options.onEvent?.(event)))
 
   const sqs = makeSqs(options.client)
 
@@ -94,187 +106,208 @@ export const createPoller = (options: PollerOptions): Poller => {
       return [...first, ...(yield* sqs.receive(m.queueUrl, { max: m.batchSize - 1, waitSeconds: 0 }))]
     })
 
-  const deleteRecords = async (m: ResolvedMapping, records: ReadonlyArray<SQSRecord>): Promise<number> => {
-    if (records.length === 0) return 0
-    try {
-      const result = await Effect.runPromise(
-        sqs.delete(
-          m.queueUrl,
-          records.map((r) => r.receiptHandle)
+  /** Deletes what the verdict lets go; a failed delete leaves the records to come back, and is counted. */
+  const deleteRecords = (m: ResolvedMapping, records: ReadonlyArray<SQSRecord>) =>
+    records.length === 0
+      ? Effect.succeed(0)
+      : sqs
+          .delete(
+            m.queueUrl,
+            records.map((r) => r.receiptHandle)
+          )
+          .pipe(
+            Effect.matchEffect({
+              onFailure: (error) =>
+                count(m.functionName, { deleteErrors: records.length }).pipe(
+                  Effect.andThen(emit({ type: "deleteError", functionName: m.functionName, error })),
+                  Effect.as(0)
+                ),
+              onSuccess: (result) =>
+                result.failed.length === 0
+                  ? Effect.succeed(result.deleted.length)
+                  : count(m.functionName, { deleteErrors: result.failed.length }).pipe(
+                      Effect.andThen(emit({ type: "deleteError", functionName: m.functionName, error: result.failed })),
+                      Effect.as(result.deleted.length)
+                    )
+            })
+          )
+
+  const invoke = (m: ResolvedMapping, instance: number, messages: ReadonlyArray<Message>, containerId: string) =>
+    Effect.gen(function* () {
+      const records = messages.flatMap((message) => {
+        const record = toSqsRecord(message, { queueArn: m.queueArn, region: options.region })
+        return record === undefined ? [] : [record]
+      })
+      if (records.length === 0) return
+      const context = lambdaContext({
+        functionName: m.functionName,
+        timeoutMs: m.timeoutMs,
+        region: options.region,
+        accountId,
+        containerId,
+        ...(options.memoryLimitInMB === undefined ? {} : { memoryLimitInMB: options.memoryLimitInMB })
+      })
+      const started = yield* Clock.currentTimeMillis
+      yield* Ref.update(active, (n) => n + 1)
+      yield* Ref.update(invocationsStarted, (n) => n + 1)
+      yield* count(m.functionName, { inFlight: 1, invocations: 1, recordsReceived: records.length })
+      yield* Effect.gen(function* () {
+        const handler = m.handlers[instance]
+        const outcome: HandlerOutcome =
+          handler === undefined
+            ? { kind: "threw", error: new Error(`${m.functionName} has no container ${instance}`) }
+            : yield* runHandler(handler, { Records: records }, context, m.timeoutMs)
+        const verdict = judgeBatch(
+          outcome,
+          records.map((r) => r.messageId),
+          m.reportBatchItemFailures
+        )
+        const toDelete =
+          verdict.kind === "failed"
+            ? []
+            : verdict.kind === "partial"
+              ? records.filter((r) => !verdict.failedIds.has(r.messageId))
+              : records
+        const deleted = yield* deleteRecords(m, toDelete)
+        const failed = records.length - toDelete.length
+        yield* count(m.functionName, {
+          recordsDeleted: deleted,
+          recordsFailed: failed,
+          batchesFailed: verdict.kind === "failed" ? 1 : 0
+        })
+        yield* emit({
+          type: "invocation",
+          functionName: m.functionName,
+          instance,
+          awsRequestId: context.awsRequestId,
+          records: records.length,
+          deleted,
+          failed,
+          verdict,
+          durationMs: (yield* Clock.currentTimeMillis) - started
+        })
+      }).pipe(
+        Effect.ensuring(
+          Effect.andThen(
+            count(m.functionName, { inFlight: -1 }),
+            Ref.update(active, (n) => n - 1)
+          )
         )
       )
-      if (result.failed.length > 0) {
-        statsOf(m.functionName).deleteErrors += result.failed.length
-        emit({ type: "deleteError", functionName: m.functionName, error: result.failed })
-      }
-      return result.deleted.length
-    } catch (error) {
-      statsOf(m.functionName).deleteErrors += records.length
-      emit({ type: "deleteError", functionName: m.functionName, error })
-      return 0
-    }
-  }
-
-  const invoke = async (
-    m: ResolvedMapping,
-    instance: number,
-    messages: ReadonlyArray<Message>,
-    containerId: string
-  ): Promise<void> => {
-    const records = messages.flatMap((message) => {
-      const record = toSqsRecord(message, { queueArn: m.queueArn, region: options.region })
-      return record === undefined ? [] : [record]
     })
-    if (records.length === 0) return
-    const s = statsOf(m.functionName)
-    const context = lambdaContext({
-      functionName: m.functionName,
-      timeoutMs: m.timeoutMs,
-      region: options.region,
-      accountId,
-      containerId,
-      ...(options.memoryLimitInMB === undefined ? {} : { memoryLimitInMB: options.memoryLimitInMB })
-    })
-    const started = Date.now()
-    active += 1
-    invocationsStarted += 1
-    s.inFlight += 1
-    s.invocations += 1
-    s.recordsReceived += records.length
-    try {
-      const handler = m.handlers[instance]
-      const outcome: HandlerOutcome =
-        handler === undefined
-          ? { kind: "threw", error: new Error(`${m.functionName} has no container ${instance}`) }
-          : await runHandler(handler, { Records: records }, context, m.timeoutMs)
-      const verdict = judgeBatch(
-        outcome,
-        records.map((r) => r.messageId),
-        m.reportBatchItemFailures
-      )
-      const toDelete =
-        verdict.kind === "failed"
-          ? []
-          : verdict.kind === "partial"
-            ? records.filter((r) => !verdict.failedIds.has(r.messageId))
-            : records
-      const deleted = await deleteRecords(m, toDelete)
-      const failed = records.length - toDelete.length
-      s.recordsDeleted += deleted
-      s.recordsFailed += failed
-      if (verdict.kind === "failed") s.batchesFailed += 1
-      emit({
-        type: "invocation",
-        functionName: m.functionName,
-        instance,
-        awsRequestId: context.awsRequestId,
-        records: records.length,
-        deleted,
-        failed,
-        verdict,
-        durationMs: Date.now() - started
-      })
-    } finally {
-      s.inFlight -= 1
-      active -= 1
-    }
-  }
 
-  const worker = async (m: ResolvedMapping, instance: number, signal: AbortSignal): Promise<void> => {
+  /**
+   * One concurrent poller, for as long as its scope lives. A receive and the invocation of what it
+   * brought are never cut short: messages received while stopping are already in flight, and are
+   * still delivered. Only the pause before a retry, and the gap between polls, end at stop().
+   */
+  const worker = (m: ResolvedMapping, instance: number) => {
     const containerId = newContainerId()
-    // A receive and the invocation of what it brought are never cut short: messages received while
-    // stopping are already in flight, and are still delivered. Only the pause before a retry ends at stop().
     const pollOnce = receiveBatch(m).pipe(
       Effect.tapError((error) =>
-        Effect.sync(() => {
-          statsOf(m.functionName).receiveErrors += 1
-          emit({ type: "receiveError", functionName: m.functionName, error })
-        })
+        count(m.functionName, { receiveErrors: 1 }).pipe(
+          Effect.andThen(emit({ type: "receiveError", functionName: m.functionName, error }))
+        )
       ),
-      Effect.flatMap((messages) =>
-        messages.length === 0 ? Effect.void : Effect.promise(() => invoke(m, instance, messages, containerId))
-      ),
+      Effect.flatMap((messages) => (messages.length === 0 ? Effect.void : invoke(m, instance, messages, containerId))),
       Effect.uninterruptible,
       Effect.retry(receiveRetries)
     )
-    while (!signal.aborted) {
-      const exit = await Effect.runPromiseExit(pollOnce, { signal })
-      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) throw Cause.squash(exit.cause)
-    }
+    return Effect.forever(pollOnce)
   }
 
-  const resolveMapping = async (m: EventSourceMapping): Promise<ResolvedMapping> => {
-    const queueArn = m.queueArn ?? (await Effect.runPromise(sqs.queueArn(m.queueUrl)))
-    return {
-      functionName: m.functionName,
-      queueUrl: m.queueUrl,
-      queueArn,
-      handlers:
-        m.containers === undefined
-          ? Array.from({ length: clampInt(m.concurrency ?? 1, 1, 1_000) }, () => m.handler)
-          : m.containers.slice(0, 1_000),
-      batchSize: clampInt(m.batchSize ?? 10, 1, 10),
-      timeoutMs: m.timeoutMs ?? 30_000,
-      reportBatchItemFailures: m.reportBatchItemFailures ?? true
-    }
-  }
-
-  const start = async (): Promise<void> => {
-    if (run !== undefined) return
-    if (stopping !== undefined) await stopping
-    const mappings = await Promise.all(options.mappings.map(resolveMapping))
-    if (run !== undefined) return
-    const abort = new AbortController()
-    // allSettled: one worker's unexpected failure must not let stop() return while the others still run.
-    const workers = Promise.allSettled(
-      mappings.flatMap((m) => m.handlers.map((_, instance) => worker(m, instance, abort.signal)))
-    ).then(() => undefined)
-    run = { abort, workers }
-  }
-
-  const stop = (): Promise<void> => {
-    const current = run
-    if (current === undefined) return stopping ?? Promise.resolve()
-    stopping ??= (async () => {
-      current.abort.abort()
-      await current.workers
-      run = undefined
-      stopping = undefined
-    })()
-    return stopping
-  }
-
-  const waitUntilDrained = async (drainOptions: WaitUntilDrainedOptions): Promise<void> => {
-    const queues = drainOptions.queues ?? [...new Set(options.mappings.map((m) => m.queueUrl))]
-    let last = ""
-    await waitUntil(
-      async () => {
-        if (active > 0) {
-          last = `${active} invocation(s) running`
-          return false
-        }
-        const startedBefore = invocationsStarted
-        const counts = await Promise.all(queues.map((url) => messageCounts(options.client, url)))
-        last = queues.map((url, i) => `${url} ${JSON.stringify(counts[i])}`).join("; ")
-        // An invocation that began during the read may already have pushed messages elsewhere.
-        const quiet = active === 0 && invocationsStarted === startedBefore
-        return quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0 && c.delayed === 0)
-      },
-      {
-        timeoutMs: drainOptions.timeoutMs,
-        intervalMs: drainOptions.intervalMs ?? 100,
-        description: "the queues to drain",
-        explain: () => last
-      }
+  const resolveMapping = (m: EventSourceMapping) =>
+    Effect.map(
+      m.queueArn === undefined ? sqs.queueArn(m.queueUrl) : Effect.succeed(m.queueArn),
+      (queueArn): ResolvedMapping => ({
+        functionName: m.functionName,
+        queueUrl: m.queueUrl,
+        queueArn,
+        handlers:
+          m.containers === undefined
+            ? Array.from({ length: clampInt(m.concurrency ?? 1, 1, 1_000) }, () => m.handler)
+            : m.containers.slice(0, 1_000),
+        batchSize: clampInt(m.batchSize ?? 10, 1, 10),
+        timeoutMs: m.timeoutMs ?? 30_000,
+        reportBatchItemFailures: m.reportBatchItemFailures ?? true
+      })
     )
-  }
 
-  return {
-    start,
-    stop,
-    running: () => run !== undefined,
-    stats: () => Object.fromEntries([...stats].map(([name, s]) => [name, { ...s }])),
-    inFlight: () => active,
-    waitUntilDrained
+  const start = lock.withPermit(
+    Effect.gen(function* () {
+      if ((yield* Ref.get(run)) !== undefined) return
+      const mappings = yield* Effect.forEach(options.mappings, resolveMapping, { concurrency: "unbounded" })
+      const scope = yield* Scope.make()
+      // Each worker is a fiber of this scope: closing it interrupts them, and waits for what they hold.
+      yield* Effect.forEach(mappings, (m) =>
+        Effect.forEach(m.handlers, (_, instance) => Effect.forkIn(worker(m, instance), scope))
+      )
+      yield* Ref.set(run, scope)
+    })
+  )
+
+  const stop = lock.withPermit(
+    Effect.gen(function* () {
+      const scope = yield* Ref.getAndSet(run, undefined)
+      if (scope !== undefined) yield* Scope.close(scope, Exit.void)
+    })
+  )
+
+  /** Once no invocation runs and the queues show no visible, in-flight or delayed message. */
+  const drainedOnce = (queues: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const running = yield* Ref.get(active)
+      if (running > 0) return { done: false, seen: `${running} invocation(s) running` }
+      const startedBefore = yield* Ref.get(invocationsStarted)
+      const counts = yield* Effect.forEach(queues, (url) => sqs.counts(url, { inFlightInsideVisible: true }), {
+        concurrency: "unbounded"
+      })
+      const seen = queues.map((url, i) => `${url} ${JSON.stringify(counts[i])}`).join("; ")
+      // An invocation that began during the read may already have pushed messages elsewhere.
+      const quiet = (yield* Ref.get(active)) === 0 && (yield* Ref.get(invocationsStarted)) === startedBefore
+      return { done: quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0 && c.delayed === 0), seen }
+    })
+
+  const drained = (drainOptions: WaitUntilDrainedOptions) =>
+    Effect.gen(function* () {
+      const queues = drainOptions.queues ?? [...new Set(options.mappings.map((m) => m.queueUrl))]
+      const lastSeen = yield* Ref.make("")
+      const lastError = yield* Ref.make<unknown>(undefined)
+      // A failed count is "not yet" (the emulator may be restarting); the last one is quoted on time-out.
+      const check = drainedOnce(queues).pipe(
+        Effect.tap(({ seen }) => Ref.set(lastSeen, seen)),
+        Effect.map(({ done }) => done),
+        Effect.catch((error) => Effect.as(Ref.set(lastError, error), false))
+      )
+      yield* check.pipe(
+        Effect.repeat({
+          until: (done) => done,
+          schedule: Schedule.spaced(Duration.millis(drainOptions.intervalMs ?? 100))
+        }),
+        Effect.timeoutOrElse({
+          duration: Duration.millis(drainOptions.timeoutMs),
+          orElse: () =>
+            Effect.gen(function* () {
+              const seen = yield* Ref.get(lastSeen)
+              return yield* new QueuesNotDrained({
+                message: `Timed out after ${drainOptions.timeoutMs} ms waiting for the queues to drain${seen ? `: ${seen}` : ""}${describeError(yield* Ref.get(lastError))}`
+              })
+            })
+        })
+      )
+    })
+
+  const poller: Poller = {
+    start: () => Effect.runPromise(start),
+    stop: () => Effect.runPromise(stop),
+    running: () => Ref.getUnsafe(run) !== undefined,
+    stats: () => Object.fromEntries([...stats].map(([name, s]) => [name, Ref.getUnsafe(s)])),
+    inFlight: () => Ref.getUnsafe(active),
+    waitUntilDrained: (drainOptions) => Effect.runPromise(drained(drainOptions)),
+    drained
   }
+  return { poller, start, stop }
 }
+
+/** The poller for callers outside Effect; `start` and `stop` open and close the workers' scope. */
+export const createPoller = (options: PollerOptions): Poller => makePoller(options).poller

@@ -1,5 +1,6 @@
 import type { SQSClient } from "@aws-sdk/client-sqs"
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda"
+import { type Effect, Schema } from "effect"
 import type { BatchVerdict } from "./batchVerdict.js"
 
 /** The shape of the service's handlers; `void` (not `undefined`) so that `async () => {}` handlers fit, as in aws-lambda's SQSHandler. */
@@ -85,6 +86,11 @@ export interface WaitUntilDrainedOptions {
   readonly intervalMs?: number
 }
 
+/** The queues still held messages, or an invocation still ran, when the wait for them to drain ended. */
+export class QueuesNotDrained extends Schema.TaggedError<QueuesNotDrained>()("QueuesNotDrained", {
+  message: Schema.String
+}) {}
+
 export interface Poller {
   /** Resolves missing queue ARNs, then starts polling. No-op while running. */
   readonly start: () => Promise<void>
@@ -96,4 +102,6 @@ export interface Poller {
   readonly inFlight: () => number
   /** Resolves once the queues show no visible, in-flight or delayed message while no invocation runs. */
   readonly waitUntilDrained: (options: WaitUntilDrainedOptions) => Promise<void>
+  /** `waitUntilDrained` for callers in Effect. */
+  readonly drained: (options: WaitUntilDrainedOptions) => Effect.Effect<void, QueuesNotDrained>
 }

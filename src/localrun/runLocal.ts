@@ -211,7 +211,7 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
       batchSize: 10,
       timeoutMs: options.visibilityTimeoutSeconds * 1000
     }))
-  })
+  }).pipe(Effect.mapError(failed("poller")))
   const almaUsage = () => fleet.almaUsage()
 
   const refresh = Effect.fn("refresh")(function* (refreshOptions: RefreshOptions) {
@@ -273,10 +273,9 @@ export const startPipeline = Effect.fn("startPipeline")(function* (options: Pipe
             Effect.forkScoped
           )
 
-    yield* Effect.tryPromise({
-      try: () => poller.waitUntilDrained({ timeoutMs: Duration.toMillis(refreshOptions.drainTimeout) }),
-      catch: failed("drain")
-    })
+    yield* poller
+      .drained({ timeoutMs: Duration.toMillis(refreshOptions.drainTimeout) })
+      .pipe(Effect.mapError(failed("drain")))
     if (ticker !== undefined) yield* Fiber.interrupt(ticker)
 
     const final = yield* snapshot

@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { processExists } from "../../src/local/dynamodb.js"
 import { localStackResource } from "../../src/local/layer.js"
-import { waitUntil } from "../../src/local/waitUntil.js"
+import { waitUntil } from "../support/waitUntil.js"
 
 const childScript = fileURLToPath(new URL("./support/dynamoDbChild.ts", import.meta.url))
 

@@ -5,7 +5,7 @@ import { createPoller } from "../../src/local/poller.js"
 import type { EventSourceMapping, Poller, PollerEvent } from "../../src/local/pollerTypes.js"
 import { createQueueWithDlq, messageCounts, type QueueWithDlq } from "../../src/local/queues.js"
 import { type SqsLocal, startSqsLocal } from "../../src/local/sqs.js"
-import { waitUntil } from "../../src/local/waitUntil.js"
+import { waitUntil } from "../support/waitUntil.js"
 
 const REGION = "eu-west-2"
 

@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createQueueWithDlq, messageCounts, type QueueWithDlq } from "../../src/local/queues.js"
 import { type SqsLocal, startSqsLocal } from "../../src/local/sqs.js"
-import { waitUntil } from "../../src/local/waitUntil.js"
+import { waitUntil } from "../support/waitUntil.js"
 
 /**
  * What the poller and the stack rely on in local-aws-sqs, including its deviations from real SQS (each

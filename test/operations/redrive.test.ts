@@ -2,9 +2,9 @@ import { type Message, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { messageCounts } from "../../src/local/queues.js"
-import { waitUntil } from "../../src/local/waitUntil.js"
 import { redrive, redriveByMoveTask } from "../../src/operations/redrive.js"
 import { redriveByCopy } from "../../src/operations/redriveCopy.js"
+import { waitUntil } from "../support/waitUntil.js"
 import { failCommands, failSomeEntries, stubSqs, useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
