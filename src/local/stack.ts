@@ -1,7 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { type Message, SQSClient } from "@aws-sdk/client-sqs"
 import { SSMClient } from "@aws-sdk/client-ssm"
-import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb.js"
+import { Data, Effect, Exit, Ref, Scope } from "effect"
+import { type DynamoDbLocal, dynamoDbLocal } from "./dynamodb.js"
 import { type LambdaEnv, lambdaEnv } from "./env.js"
 import {
   budgetTableName,
@@ -22,7 +23,7 @@ import {
   type ReceiveAllOptions,
   receiveAll
 } from "./queues.js"
-import { type SqsLocal, startSqsLocal } from "./sqs.js"
+import { startSqsLocal } from "./sqs.js"
 import { type SsmStub, startSsmStub } from "./ssm.js"
 import { type CreatedTable, createBudgetTable, createCacheTable, scanAll } from "./tables.js"
 
@@ -107,136 +108,169 @@ export const LOCAL_DEFAULTS = {
 
 const isCacheKey = (s: string): s is CacheKey => CACHE_KEYS.some((k) => k === s)
 
-/** Settles every promise; if any rejected, runs `cleanup` on the fulfilled values and rethrows the first error. */
-const allOrCleanup = async <T extends ReadonlyArray<unknown>>(
-  promises: { readonly [K in keyof T]: Promise<T[K]> },
-  cleanup: (started: ReadonlyArray<unknown>) => Promise<void>
-): Promise<T> => {
-  const results = await Promise.allSettled(promises)
-  const failure = results.find((r) => r.status === "rejected")
-  if (failure === undefined) return Promise.all(promises)
-  await cleanup(results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])))
-  throw failure.reason
-}
+export class LocalStackStartError extends Data.TaggedError("LocalStackStartError")<{ readonly cause: unknown }> {}
 
-const stopAll = async (
-  stoppables: ReadonlyArray<{ readonly stop: () => Promise<void> } | undefined>
-): Promise<void> => {
-  const results = await Promise.allSettled(stoppables.map((s) => s?.stop()))
-  const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []))
-  if (errors.length > 0) throw new AggregateError(errors, "Stopping the local stack failed")
-}
+/**
+ * Stopping an emulator that already failed must not hide the program's own result: the error is
+ * dropped, and the JVM is SIGKILLed at process exit regardless.
+ */
+const closeQuietly = (stop: () => Promise<void>) => Effect.ignore(Effect.tryPromise(stop))
 
-const hasStop = (u: unknown): u is { readonly stop: () => Promise<void> } =>
-  typeof u === "object" && u !== null && "stop" in u && typeof u.stop === "function"
+const sqsLocalResource = (region: string) =>
+  Effect.acquireRelease(Effect.tryPromise({ try: () => startSqsLocal({ region }), catch: (cause) => cause }), (sqs) =>
+    closeQuietly(sqs.stop)
+  )
+
+const ssmStubResource = (region: string, almaApiKey: { readonly name: string; readonly value: string }) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => startSsmStub({ region, parameters: [{ ...almaApiKey, type: "SecureString" }] }),
+      catch: (cause) => cause
+    }),
+    (ssm) => closeQuietly(ssm.stop)
+  )
+
+/** Everything of the stack, acquired in the ambient scope; `stop` closes that scope early. */
+const acquireStack = (options: LocalStackOptions, stop: Effect.Effect<void>, stopped: Ref.Ref<boolean>) =>
+  Effect.gen(function* () {
+    const region = options.region ?? LOCAL_DEFAULTS.region
+    const prefix = options.prefix ?? LOCAL_DEFAULTS.prefix
+    const credentials = LOCAL_DEFAULTS.credentials
+    const almaApiKey = {
+      name: options.almaApiKey?.name ?? LOCAL_DEFAULTS.almaApiKeyName,
+      value: options.almaApiKey?.value ?? LOCAL_DEFAULTS.almaApiKeyValue
+    }
+
+    // In parallel: the JVM is the slow part. One that fails interrupts the others, and the scope
+    // stops what had already started.
+    const [dynamodb, sqs, ssm] = yield* Effect.all(
+      [
+        dynamoDbLocal({
+          ...(options.dynamoDbPort === undefined ? {} : { port: options.dynamoDbPort }),
+          ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+          ...(options.onLog === undefined ? {} : { onLog: options.onLog })
+        }),
+        sqsLocalResource(region),
+        ssmStubResource(region, almaApiKey)
+      ],
+      { concurrency: "unbounded" }
+    )
+
+    const config = (endpoint: string): AwsClientConfig => ({ region, endpoint, credentials })
+    const clientConfig = { dynamodb: config(dynamodb.endpoint), sqs: config(sqs.endpoint), ssm: config(ssm.endpoint) }
+    const clients = yield* Effect.acquireRelease(
+      Effect.sync(() => ({
+        dynamodb: new DynamoDBClient(clientConfig.dynamodb),
+        sqs: new SQSClient(clientConfig.sqs),
+        ssm: new SSMClient(clientConfig.ssm)
+      })),
+      (c) =>
+        Effect.sync(() => {
+          c.dynamodb.destroy()
+          c.sqs.destroy()
+          c.ssm.destroy()
+        })
+    )
+
+    const tables = perCache((key) => tableName(prefix, key))
+    const budgetTable = budgetTableName(prefix)
+    const createTables = (): Promise<ReadonlyArray<CreatedTable>> =>
+      Promise.all([
+        ...CACHE_KEYS.map((key) => createCacheTable(clients.dynamodb, tables[key], TABLE_SPECS[key])),
+        createBudgetTable(clients.dynamodb, budgetTable)
+      ])
+
+    const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds
+    const maxReceiveCount = options.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount
+    const createQueues = (): Promise<Record<CacheKey, LocalQueue>> =>
+      perCacheAsync(async (key) => {
+        const names = { name: queueName(prefix, key), dlqName: dlqName(prefix, key) }
+        const created = await createQueueWithDlq(clients.sqs, { ...names, visibilityTimeoutSeconds, maxReceiveCount })
+        return { ...names, ...created }
+      })
+
+    const [createdTables, queues] = yield* Effect.all(
+      [
+        Effect.tryPromise({ try: createTables, catch: (cause) => cause }),
+        Effect.tryPromise({ try: createQueues, catch: (cause) => cause })
+      ],
+      { concurrency: "unbounded" }
+    )
+
+    const queueUrl = (queue: CacheKey | string): string => (isCacheKey(queue) ? queues[queue].url : queue)
+
+    const stack: LocalStack = {
+      region,
+      accountId: sqs.accountId,
+      credentials,
+      endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
+      clientConfig,
+      tables,
+      budgetTable,
+      ttlEnabled: createdTables.every((t) => t.ttlEnabled),
+      queues,
+      almaApiKey,
+      env: lambdaEnv({
+        region,
+        endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
+        credentials,
+        tables,
+        queueUrls: { loans: queues.loans.url, requests: queues.requests.url, fees: queues.fees.url },
+        almaApiKeyName: almaApiKey.name
+      }),
+      clients,
+      dynamodb,
+      ssm,
+      restartDynamoDb: async (restartOptions = {}) => {
+        // A JVM started after stop() would belong to nobody.
+        if (Ref.getUnsafe(stopped)) throw new Error("restartDynamoDb: the local stack is stopped")
+        await dynamodb.restart()
+        if (restartOptions.recreateTables ?? true) await createTables()
+      },
+      queueCounts: () =>
+        perCacheAsync(async (key) => {
+          const [queue, dlq] = await Promise.all([
+            messageCounts(clients.sqs, queues[key].url),
+            messageCounts(clients.sqs, queues[key].dlqUrl)
+          ])
+          return { queue, dlq }
+        }),
+      receiveAll: (queue, receiveOptions) => receiveAll(clients.sqs, queueUrl(queue), receiveOptions),
+      drainDlq: (key) => receiveAll(clients.sqs, queues[key].dlqUrl),
+      scanTable: (table) => scanAll(clients.dynamodb, isCacheKey(table) ? tables[table] : table),
+      stop: () => Effect.runPromise(stop)
+    }
+    return stack
+  })
 
 /**
  * DynamoDB Local (a JVM, the slow part), local-aws-sqs and the SSM stub, started in parallel on loopback
- * ports, with the tables, queues and API-key parameter the service expects.
+ * ports, with the tables, queues and API-key parameter the service expects. Scoped: everything is
+ * stopped when the scope closes, whether the program succeeded, failed or was interrupted, or
+ * earlier by `stack.stop()`.
  */
-export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
-  const region = options.region ?? LOCAL_DEFAULTS.region
-  const prefix = options.prefix ?? LOCAL_DEFAULTS.prefix
-  const credentials = LOCAL_DEFAULTS.credentials
-  const almaApiKey = {
-    name: options.almaApiKey?.name ?? LOCAL_DEFAULTS.almaApiKeyName,
-    value: options.almaApiKey?.value ?? LOCAL_DEFAULTS.almaApiKeyValue
-  }
+export const localStackResource = (options: LocalStackOptions = {}) =>
+  Effect.gen(function* () {
+    // A scope of the stack's own inside the caller's, so that `stop()` can end it before the caller's does.
+    const own = yield* Scope.fork(yield* Effect.scope, "parallel")
+    const stopped = yield* Ref.make(false)
+    const stop = Effect.andThen(Ref.set(stopped, true), Scope.close(own, Exit.void))
+    return yield* acquireStack(options, stop, stopped).pipe(
+      Scope.provide(own),
+      Effect.onError((cause) => Scope.close(own, Exit.failCause(cause))),
+      Effect.mapError((cause) => new LocalStackStartError({ cause }))
+    )
+  })
 
-  const [dynamodb, sqs, ssm] = await allOrCleanup<[DynamoDbLocal, SqsLocal, SsmStub]>(
-    [
-      startDynamoDbLocal({
-        ...(options.dynamoDbPort === undefined ? {} : { port: options.dynamoDbPort }),
-        ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
-        ...(options.onLog === undefined ? {} : { onLog: options.onLog })
-      }),
-      startSqsLocal({ region }),
-      startSsmStub({ region, parameters: [{ ...almaApiKey, type: "SecureString" }] })
-    ],
-    (started) => stopAll(started.filter(hasStop))
-  )
-
-  const config = (endpoint: string): AwsClientConfig => ({ region, endpoint, credentials })
-  const clientConfig = { dynamodb: config(dynamodb.endpoint), sqs: config(sqs.endpoint), ssm: config(ssm.endpoint) }
-  const clients = {
-    dynamodb: new DynamoDBClient(clientConfig.dynamodb),
-    sqs: new SQSClient(clientConfig.sqs),
-    ssm: new SSMClient(clientConfig.ssm)
-  }
-  let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      clients.dynamodb.destroy()
-      clients.sqs.destroy()
-      clients.ssm.destroy()
-      await stopAll([dynamodb, sqs, ssm])
-    })()
-    return stopping
-  }
-
-  const tables = perCache((key) => tableName(prefix, key))
-  const budgetTable = budgetTableName(prefix)
-  const createTables = (): Promise<ReadonlyArray<CreatedTable>> =>
-    Promise.all([
-      ...CACHE_KEYS.map((key) => createCacheTable(clients.dynamodb, tables[key], TABLE_SPECS[key])),
-      createBudgetTable(clients.dynamodb, budgetTable)
-    ])
-
-  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds
-  const maxReceiveCount = options.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount
-  const createQueues = (): Promise<Record<CacheKey, LocalQueue>> =>
-    perCacheAsync(async (key) => {
-      const names = { name: queueName(prefix, key), dlqName: dlqName(prefix, key) }
-      const created = await createQueueWithDlq(clients.sqs, { ...names, visibilityTimeoutSeconds, maxReceiveCount })
-      return { ...names, ...created }
+/** For callers outside Effect (tests, benchmarks): the stack in a scope of its own, which `stop` closes. */
+export const startLocalStack = (options: LocalStackOptions = {}): Promise<LocalStack> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      return yield* localStackResource(options).pipe(
+        Scope.provide(scope),
+        // The start's own error, as a Promise caller expects it.
+        Effect.catchTag("LocalStackStartError", (error) => Effect.fail(error.cause))
+      )
     })
-
-  const [createdTables, queues] = await allOrCleanup<[ReadonlyArray<CreatedTable>, Record<CacheKey, LocalQueue>]>(
-    [createTables(), createQueues()],
-    stop
   )
-
-  const queueUrl = (queue: CacheKey | string): string => (isCacheKey(queue) ? queues[queue].url : queue)
-
-  return {
-    region,
-    accountId: sqs.accountId,
-    credentials,
-    endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
-    clientConfig,
-    tables,
-    budgetTable,
-    ttlEnabled: createdTables.every((t) => t.ttlEnabled),
-    queues,
-    almaApiKey,
-    env: lambdaEnv({
-      region,
-      endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, ssm: ssm.endpoint },
-      credentials,
-      tables,
-      queueUrls: { loans: queues.loans.url, requests: queues.requests.url, fees: queues.fees.url },
-      almaApiKeyName: almaApiKey.name
-    }),
-    clients,
-    dynamodb,
-    ssm,
-    restartDynamoDb: async (restartOptions = {}) => {
-      // A JVM started after stop() would belong to nobody.
-      if (stopping !== undefined) throw new Error("restartDynamoDb: the local stack is stopped")
-      await dynamodb.restart()
-      if (restartOptions.recreateTables ?? true) await createTables()
-    },
-    queueCounts: () =>
-      perCacheAsync(async (key) => {
-        const [queue, dlq] = await Promise.all([
-          messageCounts(clients.sqs, queues[key].url),
-          messageCounts(clients.sqs, queues[key].dlqUrl)
-        ])
-        return { queue, dlq }
-      }),
-    receiveAll: (queue, receiveOptions) => receiveAll(clients.sqs, queueUrl(queue), receiveOptions),
-    drainDlq: (key) => receiveAll(clients.sqs, queues[key].dlqUrl),
-    scanTable: (table) => scanAll(clients.dynamodb, isCacheKey(table) ? tables[table] : table),
-    stop
-  }
-}
