@@ -1,11 +1,18 @@
 export { type BatchVerdict, type HandlerOutcome, judgeBatch } from "./batchVerdict.js"
-export { type DynamoDbLocal, type DynamoDbLocalOptions, processExists, startDynamoDbLocal } from "./dynamodb.js"
+export {
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+  DynamoDbLocalStartError,
+  dynamoDbLocal,
+  processExists,
+  startDynamoDbLocal
+} from "./dynamodb.js"
 export { LAMBDA_ENV_NAMES, type LambdaEnv, type LambdaEnvName } from "./env.js"
 export { freePort, LOOPBACK } from "./freePort.js"
 export { type LambdaContextOptions, lambdaContext } from "./lambdaContext.js"
 export { LocalStackStartError, localStackResource, pollerResource } from "./layer.js"
 export { CACHE_KEYS, type CacheKey, TABLE_SPECS } from "./names.js"
-export { createPoller } from "./poller.js"
+export { createPoller, makePoller } from "./poller.js"
 export type {
   EventSourceMapping,
   FunctionStats,
@@ -15,6 +22,7 @@ export type {
   SqsLambdaHandler,
   WaitUntilDrainedOptions
 } from "./pollerTypes.js"
+export { QueuesNotDrained } from "./pollerTypes.js"
 export {
   createQueueWithDlq,
   type MessageCounts,

@@ -1,9 +1,10 @@
 import type { Message } from "@aws-sdk/client-sqs"
 import type { SQSRecord } from "aws-lambda"
-import { Clock, Duration, Effect, Exit, Ref, Schedule, Scope, Semaphore } from "effect"
+import { Clock, Duration, Effect, Exit, Ref, Scope, Semaphore } from "effect"
 import { makeSqs } from "../services/Sqs.js"
 import { retrySchedule } from "../services/SqsError.js"
 import { type HandlerOutcome, judgeBatch, runHandler } from "./batchVerdict.js"
+import { awaitDrained } from "./drain.js"
 import { lambdaContext, newContainerId } from "./lambdaContext.js"
 import type {
   EventSourceMapping,
@@ -14,7 +15,6 @@ import type {
   SqsLambdaHandler,
   WaitUntilDrainedOptions
 } from "./pollerTypes.js"
-import { QueuesNotDrained } from "./pollerTypes.js"
 import { DEFAULT_ACCOUNT_ID } from "./sqs.js"
 import { toSqsRecord } from "./sqsEvent.js"
 
@@ -58,8 +58,6 @@ const add =
 const receiveRetries = retrySchedule({ base: Duration.millis(100), maxDelay: Duration.seconds(2) })
 
 const clampInt = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, Math.floor(value)))
-
-const describeError = (error: unknown): string => (error instanceof Error ? ` (last error: ${error.message})` : "")
 
 /**
  * An SQS event source mapping as AWS Lambda runs it: long-poll, invoke with an SQSEvent, delete the
@@ -253,49 +251,13 @@ export const makePoller = (options: PollerOptions) => {
     })
   )
 
-  /** Once no invocation runs and the queues show no visible, in-flight or delayed message. */
-  const drainedOnce = (queues: ReadonlyArray<string>) =>
-    Effect.gen(function* () {
-      const running = yield* Ref.get(active)
-      if (running > 0) return { done: false, seen: `${running} invocation(s) running` }
-      const startedBefore = yield* Ref.get(invocationsStarted)
-      const counts = yield* Effect.forEach(queues, (url) => sqs.counts(url, { inFlightInsideVisible: true }), {
-        concurrency: "unbounded"
-      })
-      const seen = queues.map((url, i) => `${url} ${JSON.stringify(counts[i])}`).join("; ")
-      // An invocation that began during the read may already have pushed messages elsewhere.
-      const quiet = (yield* Ref.get(active)) === 0 && (yield* Ref.get(invocationsStarted)) === startedBefore
-      return { done: quiet && counts.every((c) => c.visible === 0 && c.inFlight === 0 && c.delayed === 0), seen }
-    })
-
   const drained = (drainOptions: WaitUntilDrainedOptions) =>
-    Effect.gen(function* () {
-      const queues = drainOptions.queues ?? [...new Set(options.mappings.map((m) => m.queueUrl))]
-      const lastSeen = yield* Ref.make("")
-      const lastError = yield* Ref.make<unknown>(undefined)
-      // A failed count is "not yet" (the emulator may be restarting); the last one is quoted on time-out.
-      const check = drainedOnce(queues).pipe(
-        Effect.tap(({ seen }) => Ref.set(lastSeen, seen)),
-        Effect.map(({ done }) => done),
-        Effect.catch((error) => Effect.as(Ref.set(lastError, error), false))
-      )
-      yield* check.pipe(
-        Effect.repeat({
-          until: (done) => done,
-          schedule: Schedule.spaced(Duration.millis(drainOptions.intervalMs ?? 100))
-        }),
-        Effect.timeoutOrElse({
-          duration: Duration.millis(drainOptions.timeoutMs),
-          orElse: () =>
-            Effect.gen(function* () {
-              const seen = yield* Ref.get(lastSeen)
-              return yield* new QueuesNotDrained({
-                message: `Timed out after ${drainOptions.timeoutMs} ms waiting for the queues to drain${seen ? `: ${seen}` : ""}${describeError(yield* Ref.get(lastError))}`
-              })
-            })
-        })
-      )
-    })
+    awaitDrained(
+      sqs,
+      { active, started: invocationsStarted },
+      drainOptions.queues ?? [...new Set(options.mappings.map((m) => m.queueUrl))],
+      drainOptions
+    )
 
   const poller: Poller = {
     start: () => Effect.runPromise(start),
