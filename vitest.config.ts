@@ -30,7 +30,7 @@ const leaks: Array<string> = []
  * out, `LAG_BUC_TESTS=slow` runs only them; unset, everything runs. .ci/run runs the fast files on
  * the machine's Node and everything on Node 24, so that CI stays within its 15 minutes.
  */
-export const endToEndFiles = ["test/integration/**/*.test.ts", "test/cli/local.test.ts", "test/localrun/fleet.test.ts"]
+export const endToEndFiles = ["test/integration/**/*.test.ts", "test/cli/local.test.ts", "test/pipeline/fleet.test.ts"]
 const selection = process.env.LAG_BUC_TESTS
 if (selection !== undefined && selection !== "fast" && selection !== "slow") {
   throw new Error(`LAG_BUC_TESTS must be fast or slow (or unset for every test), not "${selection}"`)

@@ -10,8 +10,8 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { enqueueCommand } from "../src/cli/enqueueCommand.js"
-import { createQueueWithDlq, messageCounts } from "../src/local/queues.js"
-import { startSqsLocal } from "../src/local/sqs.js"
+import { createQueueWithDlq, messageCounts } from "../src/emulator/queues.js"
+import { startSqsLocal } from "../src/emulator/sqs.js"
 
 const { values } = parseArgs({
   options: { ids: { type: "string", default: "50000" }, concurrency: { type: "string", default: "10" } }

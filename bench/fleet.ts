@@ -4,9 +4,9 @@
 import { readFileSync } from "node:fs"
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { Duration, Effect, Fiber } from "effect"
-import type { Instances } from "../src/localrun/fleet.js"
-import type { ObservedLine } from "../src/localrun/RunObserver.js"
-import { type LocalRunReport, type PipelineOptions, startPipeline } from "../src/localrun/runLocal.js"
+import type { Instances } from "../src/pipeline/fleet.js"
+import type { ObservedLine } from "../src/pipeline/RunObserver.js"
+import { type LocalRunReport, type PipelineOptions, startPipeline } from "../src/pipeline/runLocal.js"
 import { remoteSimulator } from "./remoteSimulator.js"
 import { maxInAnyWindow } from "./slidingWindow.js"
 

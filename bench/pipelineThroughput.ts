@@ -1,6 +1,6 @@
 import { Duration, Effect } from "effect"
-import { startPipeline } from "../src/localrun/runLocal.js"
-import { type CommandCounts, countDynamoDbCommands, countSqsCommands } from "../src/localrun/sdkInstruments.js"
+import { startPipeline } from "../src/pipeline/runLocal.js"
+import { type CommandCounts, countDynamoDbCommands, countSqsCommands } from "../src/pipeline/sdkInstruments.js"
 import { pageSize } from "../src/services/Alma.js"
 import { almaSimulatorScoped } from "../src/simulator/index.js"
 

@@ -3,7 +3,7 @@
 //   npm run soak [-- --users 5000 --item-refresh queue]
 import { parseArgs } from "node:util"
 import { Duration, Effect } from "effect"
-import { startPipeline } from "../src/localrun/runLocal.js"
+import { startPipeline } from "../src/pipeline/runLocal.js"
 import { almaSimulatorScoped } from "../src/simulator/index.js"
 
 const { values } = parseArgs({

@@ -6,7 +6,7 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { Clock, Duration, Effect, Layer } from "effect"
 import { maxInAnyWindow } from "../bench/slidingWindow.js"
-import { startDynamoDbLocal } from "../src/local/dynamodb.js"
+import { startDynamoDbLocal } from "../src/emulator/dynamodb.js"
 import { AlmaBudget } from "../src/services/AlmaBudget.js"
 import * as AlmaFleet from "../src/services/AlmaFleet.js"
 import { AppConfig } from "../src/services/AppConfig.js"

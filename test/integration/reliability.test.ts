@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { refuseSomeSqsEntries } from "../../src/localrun/sdkInstruments.js"
+import { refuseSomeSqsEntries } from "../../src/pipeline/sdkInstruments.js"
 import { byKey, simulatedPipeline } from "./support.js"
 
 const dir = mkdtempSync(join(tmpdir(), "lag-buc-reliability-"))

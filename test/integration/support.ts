@@ -1,5 +1,5 @@
 import { Duration, Effect } from "effect"
-import { type PipelineOptions, startPipeline } from "../../src/localrun/runLocal.js"
+import { type PipelineOptions, startPipeline } from "../../src/pipeline/runLocal.js"
 import { type AlmaSimulatorOptions, almaSimulatorScoped } from "../../src/simulator/index.js"
 
 /**

@@ -1,7 +1,7 @@
 import { type Message, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { messageCounts } from "../../src/local/queues.js"
+import { messageCounts } from "../../src/emulator/queues.js"
 import { redrive, redriveByMoveTask } from "../../src/operations/redrive.js"
 import { redriveByCopy } from "../../src/operations/redriveCopy.js"
 import { waitUntil } from "../support/waitUntil.js"

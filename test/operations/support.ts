@@ -8,8 +8,8 @@ import {
 } from "@aws-sdk/client-sqs"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { createQueueWithDlq, type QueueWithDlq, receiveAll } from "../../src/local/queues.js"
-import { type SqsLocal, startSqsLocal } from "../../src/local/sqs.js"
+import { createQueueWithDlq, type QueueWithDlq, receiveAll } from "../../src/emulator/queues.js"
+import { type SqsLocal, startSqsLocal } from "../../src/emulator/sqs.js"
 import { makeSqs, Sqs } from "../../src/services/Sqs.js"
 
 export const REGION = "eu-west-2"

@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer, Result } from "effect"
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb.js"
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import { AlmaBudget, maxSpare } from "../../src/services/AlmaBudget.js"
 import * as AlmaFleet from "../../src/services/AlmaFleet.js"
 import { AlmaPace } from "../../src/services/AlmaPace.js"

@@ -6,7 +6,7 @@ import {
   ResourceInUseException
 } from "@aws-sdk/client-dynamodb"
 import { Context, Duration, Effect, Layer, Option } from "effect"
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb.js"
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
 import { CacheStore, keyAttribute, type RecordKind, recordKinds } from "../../src/services/CacheStore.js"
@@ -45,7 +45,7 @@ const tableNames = {
 }
 
 /**
- * The cache tables with their hash keys, as src/local/tables.ts makes them but without TTL: deletions
+ * The cache tables with their hash keys, as src/emulator/tables.ts makes them but without TTL: deletions
  * by TTL are the service's background work, not a write rule, and would remove tombstones under test.
  */
 const createTable = (client: DynamoDBClient, name: string, kind: RecordKind) =>

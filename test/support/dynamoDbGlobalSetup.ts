@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node"
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb.js"
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 
 // `npm run mutate` only (vitest.mutate.config.ts): one DynamoDB Local for the whole run of a test
 // runner, instead of a JVM started for each mutant's run of a DynamoDB Local file. The files read its

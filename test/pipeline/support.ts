@@ -1,6 +1,6 @@
 import { Duration, Effect } from "effect"
-import type { ObservedLine } from "../../src/localrun/RunObserver.js"
-import { type PipelineOptions, startPipeline } from "../../src/localrun/runLocal.js"
+import type { ObservedLine } from "../../src/pipeline/RunObserver.js"
+import { type PipelineOptions, startPipeline } from "../../src/pipeline/runLocal.js"
 import {
   type AlmaSimulator,
   type AlmaSimulatorOptions,

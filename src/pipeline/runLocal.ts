@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { Duration, Effect, Fiber, Schedule } from "effect"
-import { type CacheKey, localStackResource, pollerResource } from "../local/index.js"
+import { type CacheKey, localStackResource, pollerResource } from "../emulator/index.js"
 import { enqueueUserIds } from "../operations/enqueueUserIds.js"
 import { makeSqs, Sqs } from "../services/Sqs.js"
 import { FUNCTION_NAMES, type FunctionName, fleetResource, usageDelta } from "./fleet.js"

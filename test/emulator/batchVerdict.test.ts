@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { type BatchVerdict, judgeBatch } from "../../src/local/batchVerdict.js"
+import { type BatchVerdict, judgeBatch } from "../../src/emulator/batchVerdict.js"
 
 const ids = ["m1", "m2", "m3"]
 const returned = (value: unknown): BatchVerdict => judgeBatch({ kind: "returned", value }, ids, true)

@@ -6,13 +6,13 @@ import {
   SQSClient
 } from "@aws-sdk/client-sqs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createQueueWithDlq, messageCounts, type QueueWithDlq } from "../../src/local/queues.js"
-import { type SqsLocal, startSqsLocal } from "../../src/local/sqs.js"
+import { createQueueWithDlq, messageCounts, type QueueWithDlq } from "../../src/emulator/queues.js"
+import { type SqsLocal, startSqsLocal } from "../../src/emulator/sqs.js"
 import { waitUntil } from "../support/waitUntil.js"
 
 /**
  * What the poller and the stack rely on in local-aws-sqs, including its deviations from real SQS (each
- * one has a workaround in src/local; if a library upgrade changes one of them, this file says which).
+ * one has a workaround in src/emulator; if a library upgrade changes one of them, this file says which).
  */
 describe("local-aws-sqs with the installed @aws-sdk/client-sqs", () => {
   let server: SqsLocal

@@ -1,6 +1,6 @@
 // Started by cleanup.test.ts in its own Node process: starts DynamoDB Local, reports the JVM pid on
 // stdout, then either exits without stopping it ("exit") or waits to be signalled ("wait").
-import { startDynamoDbLocal } from "../../../src/local/dynamodb.js"
+import { startDynamoDbLocal } from "../../../src/emulator/dynamodb.js"
 
 const mode = process.argv[2]
 const dynamodb = await startDynamoDbLocal()

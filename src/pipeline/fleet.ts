@@ -1,6 +1,6 @@
 import { Effect, type Layer } from "effect"
+import type { SqsLambdaHandler } from "../emulator/index.js"
 import { makeHandlers } from "../handlers/index.js"
-import type { SqsLambdaHandler } from "../local/index.js"
 import type { AlmaUsage } from "../services/Alma.js"
 import type { AwsClients } from "../services/AwsClients.js"
 

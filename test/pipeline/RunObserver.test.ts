@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { accountUsers, makeRunObserver } from "../../src/localrun/RunObserver.js"
+import { accountUsers, makeRunObserver } from "../../src/pipeline/RunObserver.js"
 
 /** A handler's fate line for a user, logged through the observer as the handlers' runtime does. */
 const fateLine = (observer: ReturnType<typeof makeRunObserver>, userID: string, fate: string) =>

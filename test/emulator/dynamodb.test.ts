@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startDynamoDbLocal } from "../../src/local/dynamodb.js"
-import { freePort } from "../../src/local/freePort.js"
+import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
+import { freePort } from "../../src/emulator/freePort.js"
 
 describe("startDynamoDbLocal", () => {
   let blocker: Server

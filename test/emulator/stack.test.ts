@@ -2,10 +2,10 @@ import { DescribeTableCommand, DescribeTimeToLiveCommand, PutItemCommand } from 
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs"
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { processExists } from "../../src/local/dynamodb.js"
-import { LAMBDA_ENV_NAMES } from "../../src/local/env.js"
-import { CACHE_KEYS } from "../../src/local/names.js"
-import { type LocalStack, startLocalStack } from "../../src/local/stack.js"
+import { processExists } from "../../src/emulator/dynamodb.js"
+import { LAMBDA_ENV_NAMES } from "../../src/emulator/env.js"
+import { CACHE_KEYS } from "../../src/emulator/names.js"
+import { type LocalStack, startLocalStack } from "../../src/emulator/stack.js"
 
 const API_KEY = { name: "/lag-buc/test/alma-api-key", value: "s3cret-test-key" }
 

@@ -3,8 +3,8 @@ import { once } from "node:events"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { processExists } from "../../src/local/dynamodb.js"
-import { localStackResource } from "../../src/local/layer.js"
+import { processExists } from "../../src/emulator/dynamodb.js"
+import { localStackResource } from "../../src/emulator/layer.js"
 import { waitUntil } from "../support/waitUntil.js"
 
 const childScript = fileURLToPath(new URL("./support/dynamoDbChild.ts", import.meta.url))
