@@ -46,7 +46,7 @@ export interface QueueCounts {
 export interface CountOptions {
   /**
    * local-aws-sqs (the local stack) counts in-flight messages inside ApproximateNumberOfMessages;
-   * real SQS counts only visible ones. True subtracts them back out (test/local/sqs.test.ts pins the
+   * real SQS counts only visible ones. True subtracts them back out (test/emulator/sqs.test.ts pins the
    * emulator's way, so that an upgrade which changes it fails loudly instead of skewing counts).
    */
   readonly inFlightInsideVisible?: boolean | undefined
