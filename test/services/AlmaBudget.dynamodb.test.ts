@@ -1,4 +1,3 @@
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer, Result } from "effect"
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
@@ -9,6 +8,7 @@ import { AwsClients } from "../../src/services/AwsClients.js"
 import { BudgetTable } from "../../src/services/BudgetTable.js"
 import { DailyReserve } from "../../src/services/DailyReserve.js"
 import { maxInAnyWindow } from "../support/budget.js"
+import { createBudgetTable } from "../support/budgetTableLocal.js"
 import { testConfig } from "../support/layers.js"
 import { makeCapture } from "../support/memoryStack.js"
 
@@ -18,34 +18,8 @@ import { makeCapture } from "../support/memoryStack.js"
 
 let local: DynamoDbLocal
 
-const client = (endpoint: string) =>
-  new DynamoDBClient({
-    endpoint,
-    region: "eu-west-2",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" }
-  })
-
-/**
- * As the stack will create it, without TTL (test clocks stamp items far from today, which TTL would
- * sweep). One table per test: they share no state.
- */
-const createTable = async (tableName: string) => {
-  const admin = client(local.endpoint)
-  try {
-    await admin.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST"
-      })
-    )
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error
-  } finally {
-    admin.destroy()
-  }
-}
+/** One table per test: they share no state. */
+const createTable = (tableName: string) => createBudgetTable(local.endpoint, tableName)
 
 beforeAll(async () => {
   local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })

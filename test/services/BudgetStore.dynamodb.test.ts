@@ -1,4 +1,3 @@
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { RateLimiter } from "effect/persistence"
@@ -8,6 +7,7 @@ import fc from "fast-check"
 import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import * as BudgetStore from "../../src/services/BudgetStore.js"
 import { BudgetTable } from "../../src/services/BudgetTable.js"
+import { createBudgetTable, localDynamoDbClient } from "../support/budgetTableLocal.js"
 import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
 
 // The budget store over the budget table answers as Effect's memory store does, on DynamoDB Local:
@@ -16,31 +16,8 @@ import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
 let endpoint = ""
 let stop: () => Promise<void> = async () => {}
 
-const client = () =>
-  new DynamoDBClient({
-    endpoint,
-    region: "eu-west-2",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" }
-  })
-
-/** As the stack will create it, without TTL (test clocks stamp items far from today, which TTL would sweep). */
-const createTable = async (tableName: string) => {
-  const admin = client()
-  try {
-    await admin.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST"
-      })
-    )
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error
-  } finally {
-    admin.destroy()
-  }
-}
+/** One table per test: they share no state. */
+const createTable = (tableName: string) => createBudgetTable(endpoint, tableName)
 
 beforeAll(async () => {
   const shared = sharedDynamoDbEndpoint()
@@ -88,7 +65,7 @@ describe("the budget store: Effect's memory store semantics, on DynamoDB", () =>
   it("answers every sequence of takes and feedback exactly as the memory store does", async () => {
     const tableName = `budget-differential-${runSuffix()}`
     await createTable(tableName)
-    const sdk = client()
+    const sdk = localDynamoDbClient(endpoint)
     try {
       await fc.assert(
         fc.asyncProperty(run, (script) =>
