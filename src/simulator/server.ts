@@ -1,6 +1,6 @@
 // The HTTP face of the simulator: a real server on loopback that answers like Alma's Users API.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import { Data, Effect, type Scope } from "effect"
+import { Data, Duration, Effect, Fiber, type Scope } from "effect"
 import { answerRoute, type Reply } from "./answers.js"
 import { type CallHook, describeCall, type RefusalHook, runHook } from "./calls.js"
 import { type AlmaError, almaErrors, createTrackingIds, jsonErrorBody, xmlErrorBody } from "./errors.js"
@@ -141,7 +141,8 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   let callHook: CallHook | undefined
   let refusalHook: RefusalHook | undefined
   let authenticatedCalls = 0
-  const timers = new Set<NodeJS.Timeout>()
+  // Answers waiting out the configured latency: interrupted when the simulator closes.
+  const latent = new Set<Fiber.Fiber<void>>()
 
   const errorBody = (format: Format, error: AlmaError): Body =>
     format === "json"
@@ -269,11 +270,11 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
       answer(res, reply)
       return
     }
-    const timer = setTimeout(() => {
-      timers.delete(timer)
-      answer(res, reply)
-    }, latencyMs)
-    timers.add(timer)
+    const fiber = Effect.runFork(
+      Effect.sleep(Duration.millis(latencyMs)).pipe(Effect.andThen(Effect.sync(() => answer(res, reply))))
+    )
+    latent.add(fiber)
+    fiber.addObserver(() => latent.delete(fiber))
   })
 
   await new Promise<void>((resolve, reject) => {
@@ -289,8 +290,7 @@ export const startAlmaSimulator = async (options: AlmaSimulatorOptions = {}): Pr
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve, reject) => {
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
+      Effect.runFork(Fiber.interruptAll([...latent]))
       server.close((error) => (error === undefined ? resolve() : reject(error)))
       // Hanging and keep-alive connections would otherwise keep close() waiting forever.
       server.closeAllConnections()
