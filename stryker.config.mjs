@@ -10,7 +10,9 @@ process.env.LAG_BUC_FIXTURES_DIR ??= resolve("../shared/fixtures/alma")
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 const config = {
   testRunner: "vitest",
-  plugins: ["@stryker-mutator/vitest-runner"],
+  plugins: ["@stryker-mutator/vitest-runner", "./stryker.ignorers.mjs"],
+  // Span names and service identifiers: unobservable, ignored by pattern (stryker.ignorers.mjs).
+  ignorers: ["Unobservable"],
   vitest: { configFile: "vitest.mutate.config.ts", related: false },
   mutate: [
     "src/schema/**/*.ts",

@@ -17,6 +17,8 @@ export interface MutationFigures {
   readonly timedOut: number
   /** Mutants that did not compile or crashed the run: not counted in the score, as Stryker does. */
   readonly errors: number
+  /** Mutants no run can observe (stryker.ignorers.mjs): reported, not tested, not in the score. */
+  readonly ignored: number
   readonly mutants: number
   readonly durationMs: number
   readonly generatedAt: string
@@ -48,6 +50,7 @@ export const figuresOf = (report: unknown, durationMs: number, now: Date): Mutat
     noCoverage,
     timedOut,
     errors: count("CompileError") + count("RuntimeError"),
+    ignored: count("Ignored"),
     mutants: [...counts.values()].reduce((sum, n) => sum + n, 0),
     durationMs: Math.round(durationMs),
     generatedAt: now.toISOString()

@@ -37,6 +37,7 @@ describe("npm run mutate's figures", () => {
       noCoverage: 1,
       timedOut: 1,
       errors: 1,
+      ignored: 1,
       mutants: 8,
       durationMs: 1235,
       generatedAt: "2026-12-01T00:00:00.000Z"
