@@ -44,5 +44,28 @@ export const makeLambdaHandler = <Message>(
     warm: () => runtime.runPromise(Effect.void)
   })
 
-/** The runtime of a deployed Lambda: configuration from `process.env`. */
-export const lambdaRuntime = () => ManagedRuntime.make(Layer.provideMerge(liveServices(AppConfig.layer), jsonLogs))
+/** Where `disposeOnShutdown` hears of the shutdown and ends the process: `process`, or a test's stand-in. */
+export interface ShutdownHooks {
+  readonly once: (signal: "SIGTERM", listener: () => void) => unknown
+  readonly exit: (code: number) => void
+}
+
+/**
+ * Lambda sends SIGTERM before it shuts a container down (when an extension is registered): the
+ * runtime is disposed then, so the layer's finalizers run (the SDK clients destroyed, the Alma
+ * service's scope closed with its probe), and the process ends, as effect-aws's `LambdaHandler` does.
+ * A listener replaces Node's own ending on SIGTERM, hence the exit once disposed.
+ */
+export const disposeOnShutdown = <R, E>(
+  runtime: ManagedRuntime.ManagedRuntime<R, E>,
+  hooks: ShutdownHooks = process
+): ManagedRuntime.ManagedRuntime<R, E> => {
+  hooks.once("SIGTERM", () => {
+    void runtime.dispose().finally(() => hooks.exit(0))
+  })
+  return runtime
+}
+
+/** The runtime of a deployed Lambda: configuration from `process.env`, disposed on SIGTERM. */
+export const lambdaRuntime = () =>
+  disposeOnShutdown(ManagedRuntime.make(Layer.provideMerge(liveServices(AppConfig.layer), jsonLogs)))

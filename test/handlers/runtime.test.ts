@@ -1,6 +1,9 @@
+import { EventEmitter } from "node:events"
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { makeHandlers } from "../../src/handlers/index.js"
+import { disposeOnShutdown } from "../../src/handlers/runtime.js"
 import type { AwsClients } from "../../src/services/AwsClients.js"
 import { testEnvironment } from "../support/env.js"
 import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
@@ -65,5 +68,30 @@ describe("makeHandlers (the real handlers in-process)", () => {
     const handlers = makeHandlers({ ...testEnvironment, ALMA_BASE_URL: "nowhere" })
     await expect(handlers.updateFee.warm()).rejects.toThrow(/ALMA_BASE_URL must be an http\(s\) URL/)
     await handlers.dispose()
+  })
+})
+
+describe("disposeOnShutdown (each deployed Lambda's runtime)", () => {
+  it("on SIGTERM disposes the runtime, its finalizers run, and only then ends the process with 0", async () => {
+    const events: Array<string> = []
+    const runtime = ManagedRuntime.make(
+      Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => events.push("finalized"))))
+    )
+    await runtime.runPromise(Effect.void)
+    const signals = new EventEmitter()
+    const exited = new Promise<number>((resolve) => {
+      disposeOnShutdown(runtime, {
+        once: (signal, listener) => signals.once(signal, listener),
+        exit: (code) => {
+          events.push(`exit ${code}`)
+          resolve(code)
+        }
+      })
+    })
+    expect(events).toEqual([])
+    signals.emit("SIGTERM")
+    expect(await exited).toBe(0)
+    expect(events).toEqual(["finalized", "exit 0"])
+    expect(signals.listenerCount("SIGTERM")).toBe(0)
   })
 })
