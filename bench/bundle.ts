@@ -17,6 +17,7 @@ import { constants, deflateRawSync } from "node:zlib"
 import { build } from "esbuild"
 import serverlessEsbuildConfig from "../scripts/esbuild.config.cjs"
 import { findNode24, type Node24 } from "../scripts/node24.js"
+import { caches } from "../src/schema/Caches.js"
 
 const MAX_ZIPPED_BYTES = 400 * 1024
 const MAX_INIT_RATIO = 1.3
@@ -43,13 +44,13 @@ const lambdaEnvironment: Record<string, string> = {
   AWS_DEFAULT_REGION: "eu-west-2",
   AWS_ENDPOINT_URL: "http://127.0.0.1:9",
   AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
-  USER_CACHE_TABLE_NAME: "bench-users",
-  LOAN_CACHE_TABLE_NAME: "bench-loans",
-  REQUEST_CACHE_TABLE_NAME: "bench-requests",
-  FEE_CACHE_TABLE_NAME: "bench-fees",
-  LOAN_QUEUE_URL: "http://127.0.0.1:9/000000000000/bench-loans",
-  REQUEST_QUEUE_URL: "http://127.0.0.1:9/000000000000/bench-requests",
-  FEE_QUEUE_URL: "http://127.0.0.1:9/000000000000/bench-fees",
+  [caches.user.tableVariable]: "bench-users",
+  [caches.loan.tableVariable]: "bench-loans",
+  [caches.request.tableVariable]: "bench-requests",
+  [caches.fee.tableVariable]: "bench-fees",
+  [caches.loan.queueVariable]: "http://127.0.0.1:9/000000000000/bench-loans",
+  [caches.request.queueVariable]: "http://127.0.0.1:9/000000000000/bench-requests",
+  [caches.fee.queueVariable]: "http://127.0.0.1:9/000000000000/bench-fees",
   ALMA_API_KEY_NAME: "/bench/alma-api-key",
   ALMA_BASE_URL: "http://127.0.0.1:9/almaws/v1",
   ALMA_MAX_RPS: "2",

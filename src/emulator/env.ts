@@ -1,3 +1,5 @@
+import { caches } from "../schema/Caches.js"
+
 /** The environment variables the deployed Lambdas read; the local stack fills every one of them. */
 export const LAMBDA_ENV_NAMES = [
   "AWS_REGION",
@@ -6,13 +8,13 @@ export const LAMBDA_ENV_NAMES = [
   "AWS_ENDPOINT_URL_SSM",
   "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY",
-  "USER_CACHE_TABLE_NAME",
-  "LOAN_CACHE_TABLE_NAME",
-  "REQUEST_CACHE_TABLE_NAME",
-  "FEE_CACHE_TABLE_NAME",
-  "LOAN_QUEUE_URL",
-  "REQUEST_QUEUE_URL",
-  "FEE_QUEUE_URL",
+  caches.user.tableVariable,
+  caches.loan.tableVariable,
+  caches.request.tableVariable,
+  caches.fee.tableVariable,
+  caches.loan.queueVariable,
+  caches.request.queueVariable,
+  caches.fee.queueVariable,
   "ALMA_API_KEY_NAME"
 ] as const
 
@@ -36,12 +38,12 @@ export const lambdaEnv = (input: LambdaEnvInput): LambdaEnv => ({
   AWS_ENDPOINT_URL_SSM: input.endpoints.ssm,
   AWS_ACCESS_KEY_ID: input.credentials.accessKeyId,
   AWS_SECRET_ACCESS_KEY: input.credentials.secretAccessKey,
-  USER_CACHE_TABLE_NAME: input.tables.users,
-  LOAN_CACHE_TABLE_NAME: input.tables.loans,
-  REQUEST_CACHE_TABLE_NAME: input.tables.requests,
-  FEE_CACHE_TABLE_NAME: input.tables.fees,
-  LOAN_QUEUE_URL: input.queueUrls.loans,
-  REQUEST_QUEUE_URL: input.queueUrls.requests,
-  FEE_QUEUE_URL: input.queueUrls.fees,
+  [caches.user.tableVariable]: input.tables.users,
+  [caches.loan.tableVariable]: input.tables.loans,
+  [caches.request.tableVariable]: input.tables.requests,
+  [caches.fee.tableVariable]: input.tables.fees,
+  [caches.loan.queueVariable]: input.queueUrls.loans,
+  [caches.request.queueVariable]: input.queueUrls.requests,
+  [caches.fee.queueVariable]: input.queueUrls.fees,
   ALMA_API_KEY_NAME: input.almaApiKeyName
 })

@@ -1,25 +1,22 @@
 import { Effect, Schema } from "effect"
+import { CACHE_KEYS, type CacheKey, kindOf } from "../schema/Caches.js"
 import { queueNameOf, queueOfArn, Sqs } from "../services/Sqs.js"
 import { isQueueMissing, type SqsCallFailed } from "../services/SqsError.js"
 
 /** The four queues of the service, each with its DLQ (the Users queue belongs to the SNS update-cache stack). */
-export const QUEUE_KEYS = ["users", "loans", "requests", "fees"] as const
-export type QueueKey = (typeof QUEUE_KEYS)[number]
+export const QUEUE_KEYS = CACHE_KEYS
+export type QueueKey = CacheKey
 
 export const STAGES = ["stg", "prod"] as const
 export type Stage = (typeof STAGES)[number]
 
-const singular: Readonly<Record<QueueKey, string>> = { users: "USER", loans: "LOAN", requests: "REQUEST", fees: "FEE" }
-const outputPrefix: Readonly<Record<QueueKey, string>> = {
-  users: "Users",
-  loans: "Loans",
-  requests: "Requests",
-  fees: "Fees"
-}
+// The stage variables are named after the kind (`LOAN_QUEUE_URL_STG`), the stack's outputs after the key (`LoansQueueUrl`).
+const singular = (key: QueueKey) => kindOf[key].toUpperCase()
+const outputPrefix = (key: QueueKey) => `${key.charAt(0).toUpperCase()}${key.slice(1)}`
 
 /** The variables serverless.yml reads for the Users queue, and the same pattern for the others. */
-export const queueVariable = (key: QueueKey, stage: Stage) => `${singular[key]}_QUEUE_URL_${stage.toUpperCase()}`
-export const dlqVariable = (key: QueueKey, stage: Stage) => `${singular[key]}_DLQ_URL_${stage.toUpperCase()}`
+export const queueVariable = (key: QueueKey, stage: Stage) => `${singular(key)}_QUEUE_URL_${stage.toUpperCase()}`
+export const dlqVariable = (key: QueueKey, stage: Stage) => `${singular(key)}_DLQ_URL_${stage.toUpperCase()}`
 export const queueUrlFlag = (key: QueueKey) => `--${key}-queue-url`
 /** The CloudFormation stack serverless.yml deploys (`service-stage`), and the queue names it gives. */
 export const stackName = (stage: Stage) => `lag-buc-${stage}`
@@ -96,7 +93,7 @@ export const resolveQueueUrl = Effect.fn("resolveQueueUrl")(function* (source: Q
   }
   if (stage !== undefined && key !== "users") {
     const outputs = yield* outputsOf(source)
-    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix[key]}QueueUrl`)
+    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix(key)}QueueUrl`)
     if (output !== undefined) return output
     if (typeof outputs === "string") tried.push(outputs)
     const name = deployedQueueName(key, stage)
@@ -151,14 +148,14 @@ export const resolveDlqUrl = Effect.fn("resolveDlqUrl")(function* (
   } else if (tried.length === 0) tried.push(`${queueNameOf(queueUrl)} has no RedrivePolicy`)
   if (stage !== undefined && key !== "users") {
     const outputs = yield* outputsOf(source)
-    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix[key]}DeadLetterQueueUrl`)
+    const output = typeof outputs === "string" ? undefined : outputs.get(`${outputPrefix(key)}DeadLetterQueueUrl`)
     if (output !== undefined) return output
   }
   return yield* new QueueUnknown({
     queue: describeQueue(key, source, true),
     remedy:
       stage === undefined
-        ? `${tried.join("; ")}; pass --stage and set its ${singular[key]}_DLQ_URL_<STAGE>`
+        ? `${tried.join("; ")}; pass --stage and set its ${singular(key)}_DLQ_URL_<STAGE>`
         : `set ${dlqVariable(key, stage)} (${tried.join("; ")})`
   })
 })

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { type Duration, Effect, Schema } from "effect"
-import type { CacheKey } from "../emulator/index.js"
+import { CACHE_KEYS, type CacheKey } from "../schema/Caches.js"
 import type { AlmaEndpoint } from "../services/Alma.js"
 import type { AwsClients } from "../services/AwsClients.js"
 import { type ContainerId, fleetSize, type Instances } from "./fleet.js"
@@ -72,19 +72,14 @@ export const exportTables = Effect.fn("exportTables")(function* (
   scan: (key: CacheKey) => Promise<ReadonlyArray<Record<string, unknown>>>,
   file: string
 ) {
-  const tables: ReadonlyArray<[CacheKey, string]> = [
-    ["users", "users"],
-    ["loans", "loans"],
-    ["requests", "requests"],
-    ["fees", "fees"]
-  ]
   let lines = ""
   let count = 0
-  for (const [key, name] of tables) {
+  // Each line names its table by the cache's key.
+  for (const key of CACHE_KEYS) {
     const items = yield* Effect.tryPromise({ try: () => scan(key), catch: failed("export") })
     // What readers see: a tombstone (a deleted record, docs/records.md "Record layout") is no record.
     for (const item of items.filter((candidate) => candidate.deleted_at === undefined)) {
-      lines += `${JSON.stringify({ table: name, item })}\n`
+      lines += `${JSON.stringify({ table: key, item })}\n`
       count++
     }
   }

@@ -1,24 +1,29 @@
+import { type CacheKind, cacheKinds, caches } from "./Caches.js"
+
 /**
- * The three kinds of item a patron has. Everything that differs between them (table key, user-record
- * list, queue message field, TTL attribute, what readers use) is named here once.
+ * The three kinds of item a patron has. Their names (table key, user-record list, queue message
+ * field, TTL attribute) are the caches' vocabulary (Caches.ts); what only items have besides (whose
+ * item it is, what readers use) is named here once.
  */
-export type ItemKind = "loan" | "request" | "fee"
-export const itemKinds: ReadonlyArray<ItemKind> = ["loan", "request", "fee"]
+export type ItemKind = Exclude<CacheKind, "user">
+export const itemKinds: ReadonlyArray<ItemKind> = cacheKinds.filter((kind): kind is ItemKind => kind !== "user")
+
+type ItemCache = (typeof caches)[ItemKind]
 
 export interface ItemKindSpec {
   /** The hash key of the item's table. */
-  readonly key: "loan_id" | "request_id" | "id"
+  readonly key: ItemCache["hashKey"]
   /** The list of IDs in the user record. */
-  readonly userList: "loan_ids" | "request_ids" | "fee_ids"
+  readonly userList: ItemCache["userList"]
   /** The ID field of the item's queue message. */
-  readonly messageField: "loanID" | "requestID" | "feeID"
+  readonly messageField: ItemCache["messageField"]
   /**
    * Where the record names its patron (the user ID lower-cased): a deletion proven for one patron
    * never removes another's item.
    */
   readonly owner: readonly [string, ...string[]]
   /** The TTL attribute (epoch seconds): requests keep Alma's own `expiry_date`, so theirs is renamed. */
-  readonly expiry: "expiry_date" | "record_expiry_date"
+  readonly expiry: ItemCache["expiry"]
   /**
    * The attributes the other services of the stack read (CACHE-CONTRACT.md). An item too large for
    * DynamoDB is kept with these alone: nothing a reader uses is lost.
@@ -26,13 +31,18 @@ export interface ItemKindSpec {
   readonly readerAttributes: ReadonlyArray<string>
 }
 
+/** An item's spec: the vocabulary's names for its cache, and what is the item's own. */
+const itemSpec = (kind: ItemKind, own: Pick<ItemKindSpec, "owner" | "readerAttributes">): ItemKindSpec => ({
+  key: caches[kind].hashKey,
+  userList: caches[kind].userList,
+  messageField: caches[kind].messageField,
+  expiry: caches[kind].expiry,
+  ...own
+})
+
 export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
-  loan: {
-    key: "loan_id",
-    userList: "loan_ids",
-    messageField: "loanID",
+  loan: itemSpec("loan", {
     owner: ["user_id"],
-    expiry: "expiry_date",
     readerAttributes: [
       "loan_id",
       "user_id",
@@ -50,13 +60,9 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
       "expiry_date",
       "cached_at"
     ]
-  },
-  request: {
-    key: "request_id",
-    userList: "request_ids",
-    messageField: "requestID",
+  }),
+  request: itemSpec("request", {
     owner: ["user_primary_id"],
-    expiry: "record_expiry_date",
     readerAttributes: [
       "request_id",
       "user_primary_id",
@@ -81,13 +87,9 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
       "record_expiry_date",
       "cached_at"
     ]
-  },
-  fee: {
-    key: "id",
-    userList: "fee_ids",
-    messageField: "feeID",
+  }),
+  fee: itemSpec("fee", {
     owner: ["user_primary_id", "value"],
-    expiry: "expiry_date",
     readerAttributes: [
       "id",
       "type",
@@ -108,5 +110,5 @@ export const itemKindSpec: { readonly [K in ItemKind]: ItemKindSpec } = {
       "expiry_date",
       "cached_at"
     ]
-  }
+  })
 }

@@ -1,4 +1,5 @@
 import { type Effect, Schema } from "effect"
+import { caches } from "./Caches.js"
 import type { ItemKind } from "./ItemKind.js"
 
 // C0 and C1 control characters: never part of an Alma identifier, and a way to forge log lines.
@@ -41,11 +42,13 @@ export const UserMessage = Schema.Union([
 export const userIdOf = (message: typeof UserMessage.Type): string =>
   typeof message === "string" ? message : message.userID
 
-export const LoanMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, loanID: ItemId }))
+export const LoanMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, [caches.loan.messageField]: ItemId }))
 export type LoanMessage = typeof LoanMessage.Type
-export const RequestMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, requestID: ItemId }))
+export const RequestMessage = Schema.fromJsonString(
+  Schema.Struct({ userID: UserId, [caches.request.messageField]: ItemId })
+)
 export type RequestMessage = typeof RequestMessage.Type
-export const FeeMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, feeID: ItemId }))
+export const FeeMessage = Schema.fromJsonString(Schema.Struct({ userID: UserId, [caches.fee.messageField]: ItemId }))
 export type FeeMessage = typeof FeeMessage.Type
 
 /**
@@ -56,7 +59,7 @@ export type FeeMessage = typeof FeeMessage.Type
 export const itemMessageBody: {
   readonly [K in ItemKind]: (userID: string, id: string) => Effect.Effect<string, Schema.SchemaError>
 } = {
-  loan: (userID, loanID) => Schema.encodeEffect(LoanMessage)({ userID, loanID }),
-  request: (userID, requestID) => Schema.encodeEffect(RequestMessage)({ userID, requestID }),
-  fee: (userID, feeID) => Schema.encodeEffect(FeeMessage)({ userID, feeID })
+  loan: (userID, id) => Schema.encodeEffect(LoanMessage)({ userID, [caches.loan.messageField]: id }),
+  request: (userID, id) => Schema.encodeEffect(RequestMessage)({ userID, [caches.request.messageField]: id }),
+  fee: (userID, id) => Schema.encodeEffect(FeeMessage)({ userID, [caches.fee.messageField]: id })
 }

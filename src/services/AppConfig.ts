@@ -1,4 +1,5 @@
 import { Context, Duration, Effect, Layer, Redacted, Schema, SchemaIssue } from "effect"
+import { caches } from "../schema/Caches.js"
 import type { ExpiryPolicy } from "../schema/Expiry.js"
 
 /**
@@ -36,13 +37,13 @@ export const EnvironmentSchema = Schema.Struct({
   ALMA_MAX_RETRIES: Schema.optionalKey(
     Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 })))
   ),
-  USER_CACHE_TABLE_NAME: Text,
-  LOAN_CACHE_TABLE_NAME: Text,
-  REQUEST_CACHE_TABLE_NAME: Text,
-  FEE_CACHE_TABLE_NAME: Text,
-  LOAN_QUEUE_URL: Schema.optionalKey(HttpUrl),
-  REQUEST_QUEUE_URL: Schema.optionalKey(HttpUrl),
-  FEE_QUEUE_URL: Schema.optionalKey(HttpUrl),
+  [caches.user.tableVariable]: Text,
+  [caches.loan.tableVariable]: Text,
+  [caches.request.tableVariable]: Text,
+  [caches.fee.tableVariable]: Text,
+  [caches.loan.queueVariable]: Schema.optionalKey(HttpUrl),
+  [caches.request.queueVariable]: Schema.optionalKey(HttpUrl),
+  [caches.fee.queueVariable]: Schema.optionalKey(HttpUrl),
   ITEM_REFRESH: Schema.optionalKey(Schema.Literals(["queue", "inline"])),
   USER_TTL_SECONDS: Schema.optionalKey(PositiveInt),
   LOAN_TTL_SECONDS: Schema.optionalKey(PositiveInt),
@@ -160,7 +161,7 @@ const crossChecks = (env: Readonly<Record<string, string | undefined>>) => {
     }
   }
   if ((env.ITEM_REFRESH ?? "queue") === "queue") {
-    for (const name of ["LOAN_QUEUE_URL", "REQUEST_QUEUE_URL", "FEE_QUEUE_URL"] as const) {
+    for (const name of [caches.loan.queueVariable, caches.request.queueVariable, caches.fee.queueVariable]) {
       if (env[name] === undefined) problems.push({ variable: name, problem: "is required when ITEM_REFRESH is queue" })
     }
   }
@@ -196,15 +197,12 @@ const toSettings = (env: Environment): Settings => {
       retryBase: Duration.millis(env.ALMA_RETRY_BASE_MS ?? 200)
     },
     tables: {
-      user: env.USER_CACHE_TABLE_NAME,
-      loan: env.LOAN_CACHE_TABLE_NAME,
-      request: env.REQUEST_CACHE_TABLE_NAME,
-      fee: env.FEE_CACHE_TABLE_NAME
+      user: env[caches.user.tableVariable],
+      loan: env[caches.loan.tableVariable],
+      request: env[caches.request.tableVariable],
+      fee: env[caches.fee.tableVariable]
     },
-    queues:
-      env.LOAN_QUEUE_URL !== undefined && env.REQUEST_QUEUE_URL !== undefined && env.FEE_QUEUE_URL !== undefined
-        ? { loan: env.LOAN_QUEUE_URL, request: env.REQUEST_QUEUE_URL, fee: env.FEE_QUEUE_URL }
-        : undefined,
+    queues: queuesOf(env),
     itemRefresh: env.ITEM_REFRESH ?? "queue",
     expiry: {
       user: seconds(env.USER_TTL_SECONDS, defaultExpiry.user),
@@ -216,6 +214,14 @@ const toSettings = (env: Environment): Settings => {
     stage: env.STAGE ?? "local",
     aws: awsSettingsOf(env)
   }
+}
+
+/** The item queues: all three, or none (inline mode enqueues nothing, so it may set only some). */
+const queuesOf = (env: Environment): Settings["queues"] => {
+  const loan = env[caches.loan.queueVariable]
+  const request = env[caches.request.queueVariable]
+  const fee = env[caches.fee.queueVariable]
+  return loan !== undefined && request !== undefined && fee !== undefined ? { loan, request, fee } : undefined
 }
 
 /**

@@ -8,8 +8,9 @@ import {
 import { marshall, NumberValueImpl, unmarshall } from "@aws-sdk/util-dynamodb"
 import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { FeeRecord, LoanRecord, RequestRecord, UserRecord } from "../schema/CacheRecord.js"
+import { type CacheKind, cacheKinds, caches, perKind } from "../schema/Caches.js"
 import { epochSeconds } from "../schema/Expiry.js"
-import { type ItemKind, itemKindSpec, itemKinds } from "../schema/ItemKind.js"
+import { type ItemKind, itemKindSpec } from "../schema/ItemKind.js"
 import { AppConfig } from "./AppConfig.js"
 import { AwsClients } from "./AwsClients.js"
 import {
@@ -27,7 +28,7 @@ export type ItemRecord =
   | { readonly kind: "request"; readonly record: RequestRecord }
   | { readonly kind: "fee"; readonly record: FeeRecord }
 
-export type RecordKind = "user" | ItemKind
+export type RecordKind = CacheKind
 
 /** What became of a put. Only `Unstorable` leaves the item unwritten for a reason of its own. */
 export type PutOutcome =
@@ -101,19 +102,8 @@ export class CacheStore extends Context.Service<
   )
 }
 
-export const keyAttribute: Record<RecordKind, string> = {
-  user: "primary_id",
-  loan: itemKindSpec.loan.key,
-  request: itemKindSpec.request.key,
-  fee: itemKindSpec.fee.key
-}
-
-const expiryAttribute: Record<RecordKind, string> = {
-  user: "expiry_date",
-  loan: itemKindSpec.loan.expiry,
-  request: itemKindSpec.request.expiry,
-  fee: itemKindSpec.fee.expiry
-}
+export const keyAttribute: Record<RecordKind, string> = perKind((kind) => caches[kind].hashKey)
+const expiryAttribute: Record<RecordKind, string> = perKind((kind) => caches[kind].expiry)
 
 /** The record's key in its table. */
 export const keyOf = (record: ItemRecord): string => {
@@ -454,4 +444,4 @@ const make = Effect.gen(function* () {
 })
 
 /** Every kind of record this store writes, for code that walks all tables. */
-export const recordKinds: ReadonlyArray<RecordKind> = ["user", ...itemKinds]
+export const recordKinds: ReadonlyArray<RecordKind> = cacheKinds
