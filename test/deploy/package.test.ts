@@ -10,6 +10,10 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
 import serverlessEsbuildConfig from "../../scripts/esbuild.config.cjs"
+import { dlqName, queueName } from "../../src/emulator/names.js"
+import { stackName } from "../../src/operations/stageQueues.js"
+import { caches } from "../../src/schema/Caches.js"
+import { itemKinds } from "../../src/schema/ItemKind.js"
 import {
   arrayAt,
   at,
@@ -653,6 +657,36 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
     expect(value("FeesTableName")).toEqual({ Ref: "FeesTable" })
     expect(value("AlmaBudgetTableName")).toEqual({ Ref: "AlmaBudgetTable" })
     expect(value("DashboardName")).toEqual({ Ref: "Dashboard" })
+  })
+
+  // serverless.yml cannot import src/schema/Caches.ts: this holds it to the vocabulary's names.
+  it("names the caches' variables, queues, outputs and the Fees table as src/schema/Caches.ts does", () => {
+    const resourceOf = (key: string) => `${key.charAt(0).toUpperCase()}${key.slice(1)}`
+    for (const name of functionNames) {
+      const names = Object.keys(
+        recordAt(template(), "Resources", logicalId(name), "Properties", "Environment", "Variables")
+      )
+      expect(names).toEqual(expect.arrayContaining(Object.values(caches).map((cache) => cache.tableVariable)))
+      expect(names).toEqual(expect.arrayContaining(itemKinds.map((kind) => caches[kind].queueVariable)))
+    }
+    // The tables serverless.yml does not create come from the stage's own variables.
+    for (const cache of [caches.user, caches.loan, caches.request]) {
+      expect(variables[`${cache.tableVariable}_${suffix}`]).toBeDefined()
+    }
+    for (const kind of itemKinds) {
+      const key = caches[kind].key
+      const queue = resourceOf(key)
+      expect(at(template(), "Resources", `${queue}Queue`, "Properties", "QueueName")).toBe(
+        queueName(stackName(stage), key)
+      )
+      expect(at(template(), "Resources", `${queue}DeadLetterQueue`, "Properties", "QueueName")).toBe(
+        dlqName(stackName(stage), key)
+      )
+      expect(at(template(), "Outputs", `${queue}QueueUrl`, "Value")).toEqual({ Ref: `${queue}Queue` })
+    }
+    const fees = recordAt(template(), "Resources", "FeesTable", "Properties")
+    expect(fees.KeySchema).toEqual([{ AttributeName: caches.fee.hashKey, KeyType: "HASH" }])
+    expect(fees.TimeToLiveSpecification).toEqual({ AttributeName: caches.fee.expiry, Enabled: true })
   })
 
   it("ships one zip per function holding its ESM bundle and a map of our sources only", async () => {
