@@ -11,10 +11,24 @@ export interface AwsFailure {
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && key in value ? Reflect.get(value, key) : undefined
 
-// What the SDK's classification misses: it knows a server fault only by its HTTP status, which an
-// emulator's or a hand-made error may not carry, and it does not list these names nor ECONNABORTED.
-const transientWithoutStatus = new Set(["KmsThrottled", "ServiceUnavailable", "InternalError", "InternalFailure"])
-const transientErrno = new Set(["ECONNABORTED"])
+// What the SDK's classification misses or cannot read: it knows a server fault only by its HTTP
+// status, which an emulator's or a hand-made error may not carry; it reads only `Error`s whose cause
+// is an `Error` too; and it does not list these names nor ECONNABORTED.
+const transientNames = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "KmsThrottled",
+  "ServiceUnavailable",
+  "InternalError",
+  "InternalFailure",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException"
+])
+const transientErrno = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED"])
 
 type SdkError = Parameters<typeof isTransientError>[0]
 
@@ -41,11 +55,14 @@ export const awsFailure = (error: unknown): AwsFailure => {
   const code = typeof name === "string" && name !== "Error" ? name : typeof errno === "string" ? errno : "UnknownError"
   const message = field(error, "message")
   const detail = (typeof message === "string" ? message : String(error)).replace(/\s+/g, " ").trim().slice(0, 300)
-  const transient =
+  const worthRetrying =
     retryableBySdk(error) ||
     field(error, "$fault") === "server" ||
-    transientWithoutStatus.has(code) ||
+    transientNames.has(code) ||
     (typeof errno === "string" && transientErrno.has(errno))
+  // The SDK counts a refused connection or an unknown host as transient; here they are fatal (no
+  // endpoint listens there, and every further call would fail the same way), never retried.
+  const transient = worthRetrying && !fatalCode(code) && !(typeof errno === "string" && fatalCode(errno))
   return { code, detail, transient }
 }
 
@@ -54,7 +71,9 @@ export const awsFailure = (error: unknown): AwsFailure => {
  * caller is not allowed, there are no credentials or nothing listens at the endpoint. A bulk send
  * stops at the first one instead of failing 5,000 batches the same way.
  */
-export const isFatal = (failure: AwsFailure): boolean =>
+export const isFatal = (failure: AwsFailure): boolean => fatalCode(failure.code)
+
+const fatalCode = (code: string): boolean =>
   /^(QueueDoesNotExist|AWS\.SimpleQueueService\.NonExistentQueue|NonExistentQueue|AccessDenied|AccessDeniedException|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException|InvalidSecurity|InvalidAddress|CredentialsProviderError|ECONNREFUSED|ENOTFOUND)$/.test(
-    failure.code
+    code
   )

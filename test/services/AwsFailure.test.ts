@@ -7,6 +7,26 @@ const named = (name: string, message = "it failed", extra: Record<string, unknow
   Object.assign(new Error(message), { name }, extra)
 
 describe("awsFailure", () => {
+  it("a refused connection or an unknown host is fatal, never transient (the SDK counts them transient)", () => {
+    const errno = (code: string) => Object.assign(new Error(code), { code })
+    for (const code of ["ECONNREFUSED", "ENOTFOUND"]) {
+      expect(awsFailure(errno(code))).toMatchObject({ code, transient: false })
+      expect(isFatal(awsFailure(errno(code)))).toBe(true)
+    }
+    // Under another name too: the errno decides.
+    expect(
+      awsFailure(Object.assign(new Error("connect"), { name: "NetworkingError", code: "ECONNREFUSED" }))
+    ).toMatchObject({ transient: false })
+  })
+
+  it("an error the SDK's classifiers cannot read is still judged by its name or errno", () => {
+    // A cause that is not an Error, or a rejection that is not an Error at all (another realm, a hand-made one).
+    const odd = Object.assign(new Error("Rate exceeded", { cause: { reason: "x" } }), { name: "ThrottlingException" })
+    expect(awsFailure(odd).transient).toBe(true)
+    expect(awsFailure({ name: "ThrottlingException", message: "Rate exceeded" }).transient).toBe(true)
+    expect(awsFailure({ name: "Error", code: "ECONNRESET", message: "socket hang up" }).transient).toBe(true)
+  })
+
   it.each([
     "ThrottlingException",
     "Throttling",
