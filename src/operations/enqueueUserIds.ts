@@ -30,8 +30,11 @@ export interface EnqueueIdsOptions {
   readonly onProgress?: ((progress: EnqueueIdsProgress) => void) | undefined
 }
 
-// The Users queue's own schema writes the body, so that what is sent is what the Lambda decodes.
+// The Users queue's own schema writes the body, so that what is sent is what the Lambda decodes:
+// the raw ID, as the API gateway sends it, unless the ID itself starts with "{" (the Lambda reads
+// such a body as JSON), which goes in the JSON form.
 const encodeUserMessage = Schema.encodeEffect(UserMessage)
+const bodyOf = (id: string) => encodeUserMessage(id.startsWith("{") ? { userID: id } : id)
 
 /**
  * Puts user IDs on the Users queue as the API gateway does: the raw ID is the body (encoded with
@@ -48,7 +51,7 @@ export const enqueueUserIds = Effect.fn("enqueueUserIds")(function* (
   const sqs = yield* Sqs
   const started = yield* Clock.currentTimeMillis
   const progress = { total: ids.length, sent: 0, failed: 0, retried: 0 }
-  const messages = yield* Effect.forEach(ids, (id) => Effect.map(encodeUserMessage(id), (body) => ({ body })))
+  const messages = yield* Effect.forEach(ids, (id) => Effect.map(bodyOf(id), (body) => ({ body, id })))
   const report = yield* sqs.sendBatches(queueUrl, messages, {
     concurrency: options.concurrency,
     attempts: options.attempts,
@@ -66,7 +69,7 @@ export const enqueueUserIds = Effect.fn("enqueueUserIds")(function* (
     sent: report.sent,
     failed: report.failed.length,
     retried: report.retried,
-    unsent: report.failed.map((failure) => ({ id: failure.message.body, code: failure.code, detail: failure.detail })),
+    unsent: report.failed.map((failure) => ({ id: failure.message.id, code: failure.code, detail: failure.detail })),
     fatal: report.fatal,
     durationMs: finished - started
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schema } from "effect"
 import { enqueueUserIds } from "../../src/operations/enqueueUserIds.js"
 import { parseUserIds } from "../../src/operations/userIdList.js"
+import { UserMessage, userIdOf } from "../../src/schema/QueueMessage.js"
 import { failSomeEntries, useLocalSqs, withClient } from "./support.js"
 
 const sqs = useLocalSqs()
@@ -109,12 +110,28 @@ describe("enqueueUserIds against local SQS", () => {
   it.live("bodies are written by the Users queue's schema: an ID it refuses fails the run, nothing is sent", () =>
     Effect.gen(function* () {
       const queues = yield* Effect.promise(() => sqs.createQueues("encoded"))
-      const error = yield* enqueueUserIds(queues.users.url, ["U1", "{not an id"], fast).pipe(
+      const error = yield* enqueueUserIds(queues.users.url, ["U1", "bad\u0001id"], fast).pipe(
         withClient(sqs.client),
         Effect.flip
       )
       expect(error._tag).toBe("SchemaError")
       expect(yield* Effect.promise(() => bodiesOf(queues.users.url))).toEqual([])
+    })
+  )
+
+  it.live("an ID that starts with { goes in the JSON form, which the Users Lambda decodes to that ID", () =>
+    Effect.gen(function* () {
+      const queues = yield* Effect.promise(() => sqs.createQueues("brace"))
+      // What `lag-buc enqueue` reads from the line {"userID":"{x"}.
+      const list = parseUserIds(['{"userID":"{x"}', "PATRON1"].join("\n"))
+      expect(list.ids).toEqual(["{x", "PATRON1"])
+      const report = yield* enqueueUserIds(queues.users.url, list.ids, fast).pipe(withClient(sqs.client))
+      expect(report).toMatchObject({ total: 2, sent: 2, failed: 0 })
+      const bodies = yield* Effect.promise(() => bodiesOf(queues.users.url))
+      expect(bodies.sort()).toEqual(['{"userID":"{x"}', "PATRON1"].sort())
+      expect(bodies.map((body) => userIdOf(Schema.decodeUnknownSync(UserMessage)(body))).sort()).toEqual(
+        ["{x", "PATRON1"].sort()
+      )
     })
   )
 })
