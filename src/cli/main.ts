@@ -4,6 +4,7 @@ import { type CliError, Command } from "effect/cli"
 import { almaSimulatorCommand } from "./almaSimulatorCommand.js"
 import { enqueueCommand } from "./enqueueCommand.js"
 import { demoCommand, localCommand } from "./localCommand.js"
+import { commandConfig } from "./ops/environment.js"
 import { ExitCode, exitCodes, usagePresenter } from "./ops/failure.js"
 import { queuesCommand } from "./queuesCommand.js"
 import { redriveCommand } from "./redriveCommand.js"
@@ -32,6 +33,6 @@ const parseFailed = (_: CliError.CliError) =>
 
 Command.run(lagBuc, { version: "0.1.0" }).pipe(
   Effect.catch(parseFailed),
-  Effect.provide([usagePresenter, NodeServices.layer]),
+  Effect.provide([usagePresenter, commandConfig(process.env), NodeServices.layer]),
   NodeRuntime.runMain
 )

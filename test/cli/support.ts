@@ -1,8 +1,9 @@
 import type { DynamoDBClient, DynamoDBClientConfig } from "@aws-sdk/client-dynamodb"
 import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs"
 import { NodeServices } from "@effect/platform-node"
-import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Stdio, Stream, type Terminal } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Stdio, Stream, type Terminal } from "effect"
 import { CliError, Command } from "effect/cli"
+import { commandConfig } from "../../src/cli/ops/environment.js"
 import { ExitCode, usagePresenter } from "../../src/cli/ops/failure.js"
 import { DynamoClientFactory, SqsClientFactory } from "../../src/cli/ops/target.js"
 
@@ -63,9 +64,7 @@ export const runCli = <Name extends string, Input, E, R, ContextInput>(
       stderrIsTerminal: Effect.succeed(false)
     })
     const exit = yield* Command.runWith(command, { version: "test" })(argv).pipe(
-      Effect.provide(
-        Layer.mergeAll(stdio, usagePresenter, ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...options.env } })))
-      ),
+      Effect.provide(Layer.mergeAll(stdio, usagePresenter, commandConfig({ ...options.env }))),
       // Before the Node services, so that it wins over the process's terminal.
       (effect) => (options.terminal === undefined ? effect : Effect.provide(effect, options.terminal)),
       Effect.provide(NodeServices.layer),
