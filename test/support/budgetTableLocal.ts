@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb"
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
 
 /** A DynamoDB client for a DynamoDB Local at `endpoint`. */
 export const localDynamoDbClient = (endpoint: string) =>
@@ -27,5 +27,34 @@ export const createBudgetTable = async (endpoint: string, tableName: string) => 
     if (!(error instanceof ResourceInUseException)) throw error
   } finally {
     admin.destroy()
+  }
+}
+
+/**
+ * A thousand conditional updates on a table of its own, so that a freshly started JVM has compiled
+ * its write path before a test measures rates over it (a cold one answers the first seconds slowly).
+ */
+export const warmUpDynamoDbLocal = async (endpoint: string) => {
+  const tableName = "warm-up"
+  await createBudgetTable(endpoint, tableName)
+  const client = localDynamoDbClient(endpoint)
+  try {
+    for (let batch = 0; batch < 100; batch++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: { key: { S: `k${i}` } },
+              UpdateExpression: "ADD tokens :one",
+              ConditionExpression: "attribute_not_exists(tokens) OR tokens < :limit",
+              ExpressionAttributeValues: { ":one": { N: "1" }, ":limit": { N: "1000000" } }
+            })
+          )
+        )
+      )
+    }
+  } finally {
+    client.destroy()
   }
 }
