@@ -1,4 +1,4 @@
-import type { ItemTally, LocalRunProgress, LocalRunReport } from "./runLocal.js"
+import type { ItemTally, LocalRunProgress, LocalRunReport } from "./runTypes.js"
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 

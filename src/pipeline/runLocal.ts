@@ -18,19 +18,6 @@ import {
   type RefreshOptions
 } from "./runTypes.js"
 
-// The run's vocabulary lives in runTypes.ts; it is re-exported for the callers that import it from here.
-export {
-  containerEnvironment,
-  exportTables,
-  type ItemTally,
-  LocalRunFailed,
-  type LocalRunOptions,
-  type LocalRunProgress,
-  type LocalRunReport,
-  type PipelineOptions,
-  type RefreshOptions
-} from "./runTypes.js"
-
 const functionNames = FUNCTION_NAMES
 
 const cacheKeyOf: Readonly<Record<FunctionName, CacheKey>> = {

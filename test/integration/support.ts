@@ -1,5 +1,6 @@
 import { Duration, Effect } from "effect"
-import { type PipelineOptions, startPipeline } from "../../src/pipeline/runLocal.js"
+import { startPipeline } from "../../src/pipeline/runLocal.js"
+import type { PipelineOptions } from "../../src/pipeline/runTypes.js"
 import { type AlmaSimulatorOptions, almaSimulatorScoped } from "../../src/simulator/index.js"
 
 /**

@@ -1,6 +1,7 @@
 import { Duration, Effect } from "effect"
 import type { ObservedLine } from "../../src/pipeline/RunObserver.js"
-import { type PipelineOptions, startPipeline } from "../../src/pipeline/runLocal.js"
+import { startPipeline } from "../../src/pipeline/runLocal.js"
+import type { PipelineOptions } from "../../src/pipeline/runTypes.js"
 import {
   type AlmaSimulator,
   type AlmaSimulatorOptions,
