@@ -148,11 +148,10 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (
     skipped += (yield* putItems(records)).skipped
   }
 
-  const unsendable = yield* Ref.make(0)
   if (config.itemRefresh === "queue" && config.queues !== undefined) {
     const queues = yield* Queues
     const urls = config.queues
-    yield* Effect.forEach(
+    const unsendable = yield* Effect.forEach(
       itemKinds,
       (kind) => {
         // An unreadable item's own GET would not decode either: it gets no message (only a DLQ entry).
@@ -163,18 +162,21 @@ const refreshOnce = Effect.fn("updateUser.attempt")(function* (
             // Its message would not decode at the item's Lambda: skipped here, logged with its ID.
             Effect.catchTag("SchemaError", (error) =>
               logSkippedEntry(kind, id, `its queue message would not decode: ${describeIssue(error.issue)}`).pipe(
-                Effect.andThen(Ref.update(unsendable, (n) => n + 1)),
                 Effect.as(Option.none<string>())
               )
             )
           )
         ).pipe(
-          Effect.map((bodies) => bodies.flatMap((body) => (Option.isSome(body) ? [body.value] : []))),
-          Effect.flatMap((bodies) => (bodies.length === 0 ? Effect.void : queues.send(urls[kind], bodies)))
+          Effect.flatMap((encoded) => {
+            const bodies = encoded.flatMap((body) => (Option.isSome(body) ? [body.value] : []))
+            const send = bodies.length === 0 ? Effect.void : queues.send(urls[kind], bodies)
+            return Effect.as(send, encoded.length - bodies.length)
+          })
         )
       },
-      { concurrency: "unbounded", discard: true }
+      { concurrency: "unbounded" }
     )
+    skipped += unsendable.reduce((sum, n) => sum + n, 0)
   }
-  return cachedSkipping(skipped + (yield* Ref.get(unsendable)))
+  return cachedSkipping(skipped)
 })
