@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os"
 import { defineConfig } from "vitest/config"
 import { testApiKey } from "./test/support/env.js"
 
@@ -36,6 +37,16 @@ if (selection !== undefined && selection !== "fast" && selection !== "slow") {
   throw new Error(`LAG_BUC_TESTS must be fast or slow (or unset for every test), not "${selection}"`)
 }
 
+/**
+ * The files that measure rates over real seconds (the shared budget filling its slots, the fleet's
+ * share of Alma): they run alone, after the rest, so that another file's CPU does not starve them.
+ * Every other file runs with its neighbours, two at a time on a 2-core machine: most of the suite
+ * waits on servers (DynamoDB Local, SQS, the simulator), and one worker left a core idle.
+ */
+export const pacedFiles = ["test/services/AlmaBudget.dynamodb.test.ts", "test/pipeline/fleet.test.ts"]
+const include = selection === "slow" ? endToEndFiles : ["test/**/*.test.ts"]
+const exclude = selection === "fast" ? ["**/node_modules/**", ...endToEndFiles] : ["**/node_modules/**"]
+
 export default defineConfig({
   test: {
     onConsoleLog: (log) => {
@@ -51,9 +62,29 @@ export default defineConfig({
         }
       }
     ],
-    include: selection === "slow" ? endToEndFiles : ["test/**/*.test.ts"],
-    exclude: selection === "fast" ? ["**/node_modules/**", ...endToEndFiles] : ["**/node_modules/**"],
     testTimeout: 30_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    // Each project names its files: with `extends`, lists set here too would be joined to the projects'.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "parallel",
+          include,
+          exclude: [...exclude, ...pacedFiles],
+          maxWorkers: Math.max(2, availableParallelism() - 1)
+        }
+      },
+      // maxWorkers 1 puts these files in a group of their own, run after the others (vitest's pool).
+      {
+        extends: true,
+        test: {
+          name: "paced",
+          include: pacedFiles.filter((file) => selection !== "slow" || endToEndFiles.includes(file)),
+          exclude,
+          maxWorkers: 1
+        }
+      }
+    ]
   }
 })

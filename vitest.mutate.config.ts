@@ -10,10 +10,13 @@ import base from "./vitest.config.js"
  * mutants); the budget's logic is judged by its TestClock and in-memory files. The rest of the
  * configuration is `vitest.config.ts`'s.
  */
+// The suite's two projects (vitest.config.ts) are not wanted here: Stryker's runner runs the files.
+const { projects: _projects, ...shared } = base.test ?? {}
+
 export default defineConfig({
   ...base,
   test: {
-    ...base.test,
+    ...shared,
     include: [
       "test/handlers/**/*.test.ts",
       "test/programs/**/*.test.ts",
