@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs"
 import { type Duration, Effect, Schema } from "effect"
 import { CACHE_KEYS, type CacheKey } from "../emulator/index.js"
-import type { AlmaEndpoint } from "../services/Alma.js"
+import type { AlmaEndpoint } from "../services/AlmaAnswer.js"
 import type { AwsClients } from "../services/AwsClients.js"
 import { type ContainerId, fleetSize, type Instances } from "./fleet.js"
 

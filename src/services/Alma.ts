@@ -1,32 +1,17 @@
-import { Context, Duration, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
-import { parseAlmaError } from "../schema/AlmaErrorBody.js"
-import { parseAlmaJson } from "../schema/AlmaJson.js"
-import { describeIssue } from "../schema/describeIssue.js"
+import { Context, Duration, Effect, Fiber, Layer, Redacted, Schedule, type Schema } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { Fee } from "../schema/Fee.js"
 import { Loan } from "../schema/Loan.js"
 import { Request } from "../schema/Request.js"
+import { type AlmaEndpoint, readAnswer, remainingOf, type Target } from "./AlmaAnswer.js"
 import { AlmaApiKey } from "./AlmaApiKey.js"
 import { AlmaBudget } from "./AlmaBudget.js"
-import {
-  AlmaAmbiguous,
-  AlmaBadResponse,
-  type AlmaEntity,
-  type AlmaError,
-  AlmaListMoved,
-  AlmaNotFound,
-  AlmaRateLimited,
-  AlmaUnauthorized,
-  AlmaUnavailable
-} from "./AlmaError.js"
+import { type AlmaError, AlmaListMoved, AlmaUnavailable } from "./AlmaError.js"
 import * as AlmaFleet from "./AlmaFleet.js"
 import { type AlmaList, decodeItems, identityOf, itemsIn, listEnvelope, movementIn, type ReadPage } from "./AlmaList.js"
 import { AlmaPace } from "./AlmaPace.js"
 import { AppConfig } from "./AppConfig.js"
 import { type Admission, DailyReserve } from "./DailyReserve.js"
-
-/** The six Alma calls this service makes (ALMA-API.md), named for counting. */
-export type AlmaEndpoint = "loans" | "loan" | "requests" | "request" | "fees" | "fee"
 
 /** Calls made by this container, for the per-invocation metrics. */
 export interface AlmaUsage {
@@ -84,60 +69,6 @@ export const pageStep = pageSize - 1
 const feeEnvelope = listEnvelope("fee")
 
 const maxBackOff = Duration.seconds(5)
-
-// The only answers that prove something gone (ALMA-API.md "Errors"): 401890 is listed by Ex Libris as
-// "User with identifier … not found" on some endpoints; 401665 is documented on GET /fees/{fee_id}.
-const userNotFoundCodes = new Set(["401861", "401890"])
-const feeNotFoundCode = "401665"
-// A key or profile problem (60258: the API restricted profile is not valid): never a reason to
-// discard, always an operator's to fix.
-const unauthorizedCodes = new Set(["UNAUTHORIZED", "INVALID_REQUEST", "FORBIDDEN", "60258"])
-
-/** Whose answer this is: decides how a 400 reads. */
-interface Target {
-  readonly endpoint: AlmaEndpoint
-  readonly userId: string
-  /** Set on single-item calls. */
-  readonly item?: { readonly entity: Exclude<AlmaEntity, "user">; readonly id: string }
-}
-
-const excerptOf = (body: string) => body.replace(/\s+/g, " ").trim().slice(0, 160)
-
-/**
- * Turns a non-2xx answer into the typed error that decides the message's fate. Deleting is the one
- * irreversible act: only the proven not-found codes become `AlmaNotFound`; any other 400 on a
- * single item is `AlmaAmbiguous`, whose absence the program confirms before it deletes anything.
- */
-export const classifyFailure = (target: Target, status: number, body: string): AlmaError => {
-  const detail = parseAlmaError(body)
-  const code = detail?.code
-  const tracking = detail?.trackingId === undefined ? {} : { trackingId: detail.trackingId }
-  if (status === 429) {
-    return new AlmaRateLimited({ threshold: code === "DAILY_THRESHOLD" ? "daily" : "per-second", ...tracking })
-  }
-  if (status >= 500) {
-    return new AlmaUnavailable({ reason: "server", status, ...(code === undefined ? {} : { code }), ...tracking })
-  }
-  if (status === 401 || status === 403 || (code !== undefined && unauthorizedCodes.has(code))) {
-    return new AlmaUnauthorized({ status, code: code ?? String(status), ...tracking })
-  }
-  if (status === 400 && code !== undefined) {
-    if (userNotFoundCodes.has(code)) return new AlmaNotFound({ entity: "user", id: target.userId, code, ...tracking })
-    const item = target.item
-    if (item !== undefined) {
-      return item.entity === "fee" && code === feeNotFoundCode
-        ? new AlmaNotFound({ entity: "fee", id: item.id, code, ...tracking })
-        : new AlmaAmbiguous({ entity: item.entity, id: item.id, status, code, ...tracking })
-    }
-  }
-  return new AlmaBadResponse({
-    endpoint: target.endpoint,
-    status,
-    ...(code === undefined ? {} : { code }),
-    ...tracking,
-    excerpt: excerptOf(body)
-  })
-}
 
 const isRetriable = (error: AlmaError) =>
   error._tag === "AlmaUnavailable" || (error._tag === "AlmaRateLimited" && error.threshold === "per-second")
@@ -369,32 +300,3 @@ const make = Effect.gen(function* () {
     )
   })
 })
-
-const readAnswer = <S extends Schema.Top & { readonly DecodingServices: never }>(
-  target: Target,
-  response: HttpClientResponse.HttpClientResponse,
-  body: string,
-  schema: S
-): Effect.Effect<S["Type"], AlmaError> => {
-  if (response.status < 200 || response.status >= 300)
-    return Effect.fail(classifyFailure(target, response.status, body))
-  // A 2xx body is a patron's record: what was wrong with it is logged, never any of its content.
-  const unreadable = (problem: string) =>
-    new AlmaBadResponse({ endpoint: target.endpoint, status: response.status, ...trackingOf(body), problem })
-  return Effect.try({ try: () => parseAlmaJson(body), catch: () => unreadable("the body is not JSON") }).pipe(
-    Effect.flatMap((json) =>
-      Schema.decodeUnknownEffect(schema)(json).pipe(Effect.mapError((error) => unreadable(describeIssue(error.issue))))
-    )
-  )
-}
-
-/** `X-Exl-Api-Remaining`: calls left of the institution's day, on every answer (absent on a gateway's own). */
-const remainingOf = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
-  const value = response.headers["x-exl-api-remaining"]?.trim()
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined
-}
-
-const trackingOf = (body: string) => {
-  const trackingId = parseAlmaError(body)?.trackingId
-  return trackingId === undefined ? {} : { trackingId }
-}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Alma, classifyFailure } from "../../src/services/Alma.js"
+import { Alma } from "../../src/services/Alma.js"
+import { classifyFailure } from "../../src/services/AlmaAnswer.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import type { AlmaError } from "../../src/services/AlmaError.js"
 import { almaError, type FakeAnswer, fakeAlmaHttp, json } from "../support/fakeAlmaHttp.js"
