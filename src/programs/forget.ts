@@ -1,7 +1,8 @@
 import { Effect, Option } from "effect"
 import { cacheKeyOf } from "../schema/CacheRecord.js"
 import { type ItemKind, itemKinds } from "../schema/ItemKind.js"
-import { CacheStore, type StoredUser } from "../services/CacheStore.js"
+import type { StoredUser } from "../services/CacheConditions.js"
+import { CacheStore } from "../services/CacheStore.js"
 import { logSkippedEntry } from "./putItems.js"
 
 /**

@@ -1,7 +1,8 @@
 import { Effect } from "effect"
+import { type ItemRecord, keyOf } from "../schema/CacheRecord.js"
 import { type ItemKind, itemKinds } from "../schema/ItemKind.js"
 import type { UnreadableItem } from "../services/AlmaList.js"
-import { CacheStore, type ItemRecord, keyOf, type PutOutcome } from "../services/CacheStore.js"
+import { CacheStore, type PutOutcome } from "../services/CacheStore.js"
 
 /**
  * Writes item records and tells how many had to be skipped, and which were stored. One bad item never blocks its patron:

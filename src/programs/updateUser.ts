@@ -1,4 +1,5 @@
 import { Clock, Effect, Option, Ref } from "effect"
+import type { ItemRecord } from "../schema/CacheRecord.js"
 import {
   cacheKeyOf,
   feeRecord,
@@ -12,7 +13,7 @@ import { type ItemKind, itemKinds } from "../schema/ItemKind.js"
 import { itemMessageBody } from "../schema/QueueMessage.js"
 import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { CacheStore, type ItemRecord } from "../services/CacheStore.js"
+import { CacheStore } from "../services/CacheStore.js"
 import { Queues } from "../services/Queues.js"
 import { forgetUser, listedIds } from "./forget.js"
 import { cached, cachedSkipping, discarded } from "./Outcome.js"

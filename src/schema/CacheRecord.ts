@@ -104,3 +104,21 @@ export const feeRecord = (fee: Fee, userId: string, clock: RecordClock): FeeReco
   expiry_date: expiresAfter(clock.now, clock.expiry.fee),
   cached_at: clock.now
 })
+
+/** An item record on its way to its table. */
+export type ItemRecord =
+  | { readonly kind: "loan"; readonly record: LoanRecord }
+  | { readonly kind: "request"; readonly record: RequestRecord }
+  | { readonly kind: "fee"; readonly record: FeeRecord }
+
+/** The record's key in its table. */
+export const keyOf = (record: ItemRecord): string => {
+  switch (record.kind) {
+    case "loan":
+      return record.record.loan_id
+    case "request":
+      return record.record.request_id
+    case "fee":
+      return record.record.id
+  }
+}

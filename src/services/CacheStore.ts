@@ -5,30 +5,29 @@ import {
   type PutItemCommandInput,
   UpdateItemCommand
 } from "@aws-sdk/client-dynamodb"
-import { marshall, NumberValueImpl, unmarshall } from "@aws-sdk/util-dynamodb"
+import { marshall } from "@aws-sdk/util-dynamodb"
 import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
-import type { FeeRecord, LoanRecord, RequestRecord, UserRecord } from "../schema/CacheRecord.js"
-import { type CacheKind, cacheKinds, caches, perKind } from "../schema/Caches.js"
-import { epochSeconds } from "../schema/Expiry.js"
+import type { ItemRecord, UserRecord } from "../schema/CacheRecord.js"
+import type { CacheKind } from "../schema/Caches.js"
 import { type ItemKind, itemKindSpec } from "../schema/ItemKind.js"
 import { AppConfig } from "./AppConfig.js"
 import { AwsClients } from "./AwsClients.js"
 import {
+  deletionCondition,
+  olderOnly,
+  type StoredUser,
+  storedUserOf,
+  tombstoneOf,
+  userCondition
+} from "./CacheConditions.js"
+import {
   CacheConflict,
   type CacheStoreError,
-  CacheThrottled,
-  CacheUnavailable,
+  isConditionFailure,
+  toStoreError,
   UserRecordTooLarge
 } from "./CacheStoreError.js"
 import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "./DynamoItem.js"
-
-/** An item record on its way to its table. */
-export type ItemRecord =
-  | { readonly kind: "loan"; readonly record: LoanRecord }
-  | { readonly kind: "request"; readonly record: RequestRecord }
-  | { readonly kind: "fee"; readonly record: FeeRecord }
-
-export type RecordKind = CacheKind
 
 /** What became of a put. Only `Unstorable` leaves the item unwritten for a reason of its own. */
 export type PutOutcome =
@@ -38,21 +37,6 @@ export type PutOutcome =
   /** Too large whole: written with the attributes readers use alone. */
   | { readonly _tag: "Reduced"; readonly bytes: number }
   | { readonly _tag: "Unstorable"; readonly rule: string }
-
-/** The attributes a conditional user write must find as they were read. */
-export const userVersionAttributes = ["loan_ids", "request_ids", "fee_ids", "cached_at"] as const
-export type UserVersion = Readonly<Record<(typeof userVersionAttributes)[number], AttributeValue | undefined>>
-
-/**
- * The user record as stored. The lists are read leniently (any writer may have put anything there):
- * an entry that is not a usable ID is the program's to report, never a reason to fail the patron.
- */
-export interface StoredUser {
-  readonly lists: Readonly<Record<ItemKind, ReadonlyArray<unknown>>>
-  readonly cachedAt: number | undefined
-  /** What `putUser` must find unchanged. */
-  readonly version: UserVersion
-}
 
 export class CacheStore extends Context.Service<
   CacheStore,
@@ -72,7 +56,7 @@ export class CacheStore extends Context.Service<
      * refused by the `cached_at` condition. A record newer than `at` is kept. Gives the keys it wrote.
      */
     readonly tombstone: (
-      kind: RecordKind,
+      kind: CacheKind,
       keys: ReadonlyArray<string>,
       at: number,
       /**
@@ -102,126 +86,6 @@ export class CacheStore extends Context.Service<
   )
 }
 
-export const keyAttribute: Record<RecordKind, string> = perKind((kind) => caches[kind].hashKey)
-const expiryAttribute: Record<RecordKind, string> = perKind((kind) => caches[kind].expiry)
-
-/** The record's key in its table. */
-export const keyOf = (record: ItemRecord): string => {
-  switch (record.kind) {
-    case "loan":
-      return record.record.loan_id
-    case "request":
-      return record.record.request_id
-    case "fee":
-      return record.record.id
-  }
-}
-
-/** A tombstone: what is left of a deleted record (docs/records.md "Record layout"). */
-export const tombstoneOf = (kind: RecordKind, key: string, at: number): Record<string, string | number> => ({
-  [keyAttribute[kind]]: key,
-  cached_at: at,
-  deleted_at: at,
-  // Already past: readers treat the record as absent at once (CACHE-CONTRACT.md).
-  [expiryAttribute[kind]]: epochSeconds(at) - 1
-})
-
-/** Reads a stored list leniently: a set or a lone value from another writer still counts as entries. */
-const entriesOf = (value: unknown): ReadonlyArray<unknown> => {
-  if (value === undefined) return []
-  const entries: ReadonlyArray<unknown> = Array.isArray(value) ? value : value instanceof Set ? [...value] : [value]
-  // Numbers were read wrapped (so that none fails the read): a number entry is a number again.
-  return entries.map((entry) => (entry instanceof NumberValueImpl ? Number(entry.toString()) : entry))
-}
-
-/** The stored user, from its raw DynamoDB item: numbers are wrapped so that none fails the read. */
-export const storedUserOf = (item: Record<string, AttributeValue>): StoredUser => {
-  const plain = unmarshall(item, { wrapNumbers: true })
-  const cachedAt = Number(plain.cached_at?.toString())
-  return {
-    lists: {
-      loan: entriesOf(plain.loan_ids),
-      request: entriesOf(plain.request_ids),
-      fee: entriesOf(plain.fee_ids)
-    },
-    cachedAt: Number.isFinite(cachedAt) ? cachedAt : undefined,
-    version: {
-      loan_ids: item.loan_ids,
-      request_ids: item.request_ids,
-      fee_ids: item.fee_ids,
-      cached_at: item.cached_at
-    }
-  }
-}
-
-/** The condition that holds only while the user record is as `over` found it. */
-export interface Condition {
-  readonly ConditionExpression: string
-  readonly ExpressionAttributeNames?: Record<string, string>
-  readonly ExpressionAttributeValues?: Record<string, AttributeValue>
-}
-
-export const userCondition = (over: Option.Option<StoredUser>): Condition => {
-  if (Option.isNone(over)) return { ConditionExpression: "attribute_not_exists(primary_id)" }
-  const names: Record<string, string> = {}
-  const values: Record<string, AttributeValue> = {}
-  const clauses = userVersionAttributes.map((attribute, index) => {
-    names[`#v${index}`] = attribute
-    const value = over.value.version[attribute]
-    if (value === undefined) return `attribute_not_exists(#v${index})`
-    values[`:v${index}`] = value
-    return `#v${index} = :v${index}`
-  })
-  return {
-    ConditionExpression: ["attribute_exists(primary_id)", ...clauses].join(" AND "),
-    ExpressionAttributeNames: names,
-    ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values })
-  }
-}
-
-const throttlingErrors = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "RequestLimitExceeded"
-])
-
-const errorName = (error: unknown) => (error instanceof Error ? error.name : "UnknownError")
-
-const toStoreError = (table: string, operation: string) => (error: unknown) =>
-  throttlingErrors.has(errorName(error))
-    ? new CacheThrottled({ table, operation })
-    : new CacheUnavailable({
-        table,
-        operation,
-        errorName: errorName(error),
-        detail: error instanceof Error ? error.message.slice(0, 300) : String(error).slice(0, 300)
-      })
-
-const isConditionFailure = (error: unknown) => errorName(error) === "ConditionalCheckFailedException"
-
-/**
- * Writes only over an older `cached_at` (or none: a webhook-written item, see the limitation in docs/fates.md).
- * At the same millisecond a deletion wins: an ID Alma proved gone never comes back.
- */
-const olderOnly = (at: number) => ({
-  // A `cached_at` another writer stored as text or null orders nothing: replaced like a missing one.
-  ConditionExpression:
-    "(attribute_not_exists(cached_at) OR NOT attribute_type(cached_at, :number) OR cached_at < :cached_at OR (cached_at = :cached_at AND attribute_not_exists(deleted_at)))",
-  ExpressionAttributeValues: { ":cached_at": { N: String(at) }, ":number": { S: "N" } }
-})
-
-/** Only a record of this patron (any of its names), or one that names none, is deleted for it. */
-const ownedBy = (kind: ItemKind, owners: ReadonlyArray<string>) => {
-  const names = Object.fromEntries(itemKindSpec[kind].owner.map((name, index) => [`#owner${index}`, name]))
-  const path = Object.keys(names).join(".")
-  const values = Object.fromEntries(owners.slice(0, 100).map((owner, index) => [`:owner${index}`, { S: owner }]))
-  return {
-    ConditionExpression: `(attribute_not_exists(${path}) OR ${path} IN (${Object.keys(values).join(", ")}))`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values
-  }
-}
-
 /**
  * Concurrent removals from one list conflict (each removes by index under a condition): each round
  * lets at least one through, so a jittered, capped back-off gets twenty through in well under 2 s.
@@ -235,7 +99,7 @@ const removalAttempts = 40
 const make = Effect.gen(function* () {
   const { tables } = yield* AppConfig
   const { dynamodb } = yield* AwsClients
-  const tableOf: Record<RecordKind, string> = tables
+  const tableOf: Record<CacheKind, string> = tables
 
   const send = <A>(table: string, operation: string, run: (signal: AbortSignal) => Promise<A>) =>
     Effect.tryPromise({ try: run, catch: (error) => error }).pipe(
@@ -318,18 +182,9 @@ const make = Effect.gen(function* () {
     )
   }
 
-  const tombstone = (kind: RecordKind, keys: ReadonlyArray<string>, at: number, owners?: ReadonlyArray<string>) => {
+  const tombstone = (kind: CacheKind, keys: ReadonlyArray<string>, at: number, owners?: ReadonlyArray<string>) => {
     const table = tableOf[kind]
-    const older = olderOnly(at)
-    const owned = kind === "user" || owners === undefined || owners.length === 0 ? undefined : ownedBy(kind, owners)
-    const condition =
-      owned === undefined
-        ? older
-        : {
-            ConditionExpression: `${older.ConditionExpression} AND ${owned.ConditionExpression}`,
-            ExpressionAttributeNames: owned.ExpressionAttributeNames,
-            ExpressionAttributeValues: { ...older.ExpressionAttributeValues, ...owned.ExpressionAttributeValues }
-          }
+    const condition = deletionCondition(kind, at, owners)
     return Effect.forEach(
       [...new Set(keys)],
       (key) =>
@@ -442,6 +297,3 @@ const make = Effect.gen(function* () {
 
   return CacheStore.of({ put, getUser, putUser, tombstone, appendToUser, removeFromUser })
 })
-
-/** Every kind of record this store writes, for code that walks all tables. */
-export const recordKinds: ReadonlyArray<RecordKind> = cacheKinds

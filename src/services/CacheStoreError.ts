@@ -43,3 +43,25 @@ export class UserRecordTooLarge extends Schema.TaggedError<UserRecordTooLarge>()
 }) {}
 
 export type CacheStoreError = CacheThrottled | CacheUnavailable | CacheConflict | UserRecordTooLarge
+
+const throttlingErrors = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded"
+])
+
+const errorName = (error: unknown) => (error instanceof Error ? error.name : "UnknownError")
+
+/** An SDK failure as the store's error: capacity refusals are `CacheThrottled`, the rest `CacheUnavailable`. */
+export const toStoreError = (table: string, operation: string) => (error: unknown) =>
+  throttlingErrors.has(errorName(error))
+    ? new CacheThrottled({ table, operation })
+    : new CacheUnavailable({
+        table,
+        operation,
+        errorName: errorName(error),
+        detail: error instanceof Error ? error.message.slice(0, 300) : String(error).slice(0, 300)
+      })
+
+/** DynamoDB refused a conditional write: the record is not as the condition expects. */
+export const isConditionFailure = (error: unknown) => errorName(error) === "ConditionalCheckFailedException"

@@ -5,14 +5,13 @@ import { QUEUE_KEYS, queueVariable } from "../../src/operations/stageQueues.js"
 import { cacheKinds, caches, kindOf } from "../../src/schema/Caches.js"
 import { itemKindSpec, itemKinds } from "../../src/schema/ItemKind.js"
 import { EnvironmentSchema } from "../../src/services/AppConfig.js"
-import { keyAttribute, recordKinds } from "../../src/services/CacheStore.js"
+import { keyAttribute } from "../../src/services/CacheConditions.js"
 
 // Every place that names a cache reads src/schema/Caches.ts: these hold them to it.
 describe("the caches' vocabulary (src/schema/Caches.ts)", () => {
   it("is the one list of caches the store, the emulator and the ops tools walk", () => {
     expect(CACHE_KEYS).toEqual(["users", "loans", "requests", "fees"])
     expect(QUEUE_KEYS).toEqual(CACHE_KEYS)
-    expect(recordKinds).toEqual(cacheKinds)
     expect(itemKinds).toEqual(["loan", "request", "fee"])
     for (const kind of cacheKinds) expect(kindOf[caches[kind].key]).toBe(kind)
   })

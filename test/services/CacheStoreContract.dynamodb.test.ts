@@ -7,9 +7,11 @@ import {
 } from "@aws-sdk/client-dynamodb"
 import { Context, Duration, Effect, Layer, Option } from "effect"
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
+import { type CacheKind, cacheKinds } from "../../src/schema/Caches.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
-import { CacheStore, keyAttribute, type RecordKind, recordKinds } from "../../src/services/CacheStore.js"
+import { keyAttribute } from "../../src/services/CacheConditions.js"
+import { CacheStore } from "../../src/services/CacheStore.js"
 import { testConfig } from "../support/layers.js"
 import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
 import { cacheStoreContract, RawTables } from "./CacheStoreContract.js"
@@ -48,7 +50,7 @@ const tableNames = {
  * The cache tables with their hash keys, as src/emulator/tables.ts makes them but without TTL: deletions
  * by TTL are the service's background work, not a write rule, and would remove tombstones under test.
  */
-const createTable = (client: DynamoDBClient, name: string, kind: RecordKind) =>
+const createTable = (client: DynamoDBClient, name: string, kind: CacheKind) =>
   Effect.promise(() =>
     client
       .send(
@@ -69,7 +71,7 @@ const rawTables = Layer.effect(
   Effect.gen(function* () {
     const { tables } = yield* AppConfig
     const { dynamodb } = yield* AwsClients
-    yield* Effect.forEach(recordKinds, (kind) => createTable(dynamodb, tables[kind], kind), { discard: true })
+    yield* Effect.forEach(cacheKinds, (kind) => createTable(dynamodb, tables[kind], kind), { discard: true })
     return RawTables.of({
       put: (kind, item) =>
         Effect.promise(() => dynamodb.send(new PutItemCommand({ TableName: tables[kind], Item: item }))).pipe(

@@ -1,6 +1,6 @@
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import { Effect, Layer, Option } from "effect"
-import { keyAttribute } from "../../src/services/CacheStore.js"
+import { keyAttribute } from "../../src/services/CacheConditions.js"
 import { layerMemory, makeMemoryCache } from "../../src/services/testing/CacheStoreMemory.js"
 import { cacheStoreContract, RawTables } from "./CacheStoreContract.js"
 

@@ -3,8 +3,10 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import { expect, layer } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, type Layer, Option } from "effect"
 import type { LoanRecord, RequestRecord, UserRecord } from "../../src/schema/CacheRecord.js"
+import type { CacheKind } from "../../src/schema/Caches.js"
 import { itemKindSpec } from "../../src/schema/ItemKind.js"
-import { CacheStore, keyAttribute, type RecordKind, type StoredUser } from "../../src/services/CacheStore.js"
+import { keyAttribute, type StoredUser } from "../../src/services/CacheConditions.js"
+import { CacheStore } from "../../src/services/CacheStore.js"
 import type { CacheStoreError } from "../../src/services/CacheStoreError.js"
 import { maxItemBytes } from "../../src/services/DynamoItem.js"
 
@@ -20,9 +22,9 @@ export class RawTables extends Context.Service<
   RawTables,
   {
     /** Puts the item as given, unconditionally: another writer. */
-    readonly put: (kind: RecordKind, item: Record<string, AttributeValue>) => Effect.Effect<void>
+    readonly put: (kind: CacheKind, item: Record<string, AttributeValue>) => Effect.Effect<void>
     /** The item as stored (a consistent read). */
-    readonly get: (kind: RecordKind, key: string) => Effect.Effect<Option.Option<Record<string, AttributeValue>>>
+    readonly get: (kind: CacheKind, key: string) => Effect.Effect<Option.Option<Record<string, AttributeValue>>>
   }
 >()("test/services/CacheStoreContract/RawTables") {}
 
@@ -44,8 +46,8 @@ const expiry = 1_800_000_000
 const av = (item: Record<string, unknown>): Record<string, AttributeValue> =>
   marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: false })
 
-const rawPut = (kind: RecordKind, item: Record<string, unknown>) => RawTables.use((raw) => raw.put(kind, av(item)))
-const rawGet = (kind: RecordKind, key: string) =>
+const rawPut = (kind: CacheKind, item: Record<string, unknown>) => RawTables.use((raw) => raw.put(kind, av(item)))
+const rawGet = (kind: CacheKind, key: string) =>
   RawTables.use((raw) => raw.get(kind, key)).pipe(Effect.map(Option.getOrUndefined))
 
 const loan = (id: string, cachedAt: number, fields: Record<string, unknown> = {}): LoanRecord => ({
@@ -83,7 +85,7 @@ const user = (
 })
 
 const put = (record: LoanRecord) => CacheStore.use((store) => store.put({ kind: "loan", record }))
-const tombstone = (kind: RecordKind, key: string, at: number) =>
+const tombstone = (kind: CacheKind, key: string, at: number) =>
   CacheStore.use((store) => store.tombstone(kind, [key], at))
 const getUser = (primaryId: string) => CacheStore.use((store) => store.getUser(primaryId))
 const putUser = (record: UserRecord, over: Option.Option<StoredUser>) =>
@@ -262,7 +264,7 @@ export const cacheStoreContract = (target: ContractTarget): void =>
 
     const at = t + 123_456 // 2026-01-01T00:02:03.456Z: epoch seconds 1767225723
     const tombstoneLayouts: ReadonlyArray<{
-      readonly kind: RecordKind
+      readonly kind: CacheKind
       readonly key: string
       readonly expected: Record<string, AttributeValue>
     }> = [

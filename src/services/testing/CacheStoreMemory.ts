@@ -2,19 +2,11 @@ import { isDeepStrictEqual } from "node:util"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import { Effect, Layer, Option } from "effect"
+import { type ItemRecord, keyOf } from "../../schema/CacheRecord.js"
+import type { CacheKind } from "../../schema/Caches.js"
 import { type ItemKind, itemKindSpec } from "../../schema/ItemKind.js"
-import {
-  CacheStore,
-  type ItemRecord,
-  keyAttribute,
-  keyOf,
-  type PutOutcome,
-  type RecordKind,
-  storedUserOf,
-  tombstoneOf,
-  type UserVersion,
-  userVersionAttributes
-} from "../CacheStore.js"
+import { keyAttribute, storedUserOf, tombstoneOf, type UserVersion, userVersionAttributes } from "../CacheConditions.js"
+import { CacheStore, type PutOutcome } from "../CacheStore.js"
 import { CacheConflict, type CacheStoreError, UserRecordTooLarge } from "../CacheStoreError.js"
 import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "../DynamoItem.js"
 
@@ -27,11 +19,11 @@ import { itemBytes, marshallRecord, maxItemBytes, prepareItem } from "../DynamoI
 export type MemoryOperation = "put" | "getUser" | "putUser" | "tombstone" | "appendToUser" | "removeFromUser"
 
 export interface MemoryCache {
-  readonly tables: Record<RecordKind, Map<string, Record<string, unknown>>>
+  readonly tables: Record<CacheKind, Map<string, Record<string, unknown>>>
   /** Every operation fails with this error while it is set. */
   failWith: CacheStoreError | undefined
   /** Asked before each operation (with the record kind where there is one): an error fails that one. */
-  failWhen: ((operation: MemoryOperation, kind: RecordKind | undefined) => CacheStoreError | undefined) | undefined
+  failWhen: ((operation: MemoryOperation, kind: CacheKind | undefined) => CacheStoreError | undefined) | undefined
   writes: number
 }
 
@@ -83,11 +75,11 @@ const ownedBy = (existing: Record<string, unknown> | undefined, kind: ItemKind, 
 }
 
 /** The records readers see: tombstones (deleted records) left out. */
-export const present = (cache: MemoryCache, kind: RecordKind): Map<string, Record<string, unknown>> =>
+export const present = (cache: MemoryCache, kind: CacheKind): Map<string, Record<string, unknown>> =>
   new Map([...cache.tables[kind]].filter(([, item]) => item.deleted_at === undefined))
 
 export const layerMemory = (cache: MemoryCache) => {
-  const write = (kind: RecordKind, item: Record<string, unknown>) => {
+  const write = (kind: CacheKind, item: Record<string, unknown>) => {
     cache.tables[kind].set(String(item[keyAttribute[kind]]), structuredClone(item))
     cache.writes++
   }
@@ -198,7 +190,7 @@ export const layerMemory = (cache: MemoryCache) => {
 const guard = <A>(
   cache: MemoryCache,
   operation: MemoryOperation,
-  kind: RecordKind | undefined,
+  kind: CacheKind | undefined,
   run: () => A
 ): Effect.Effect<A, CacheStoreError> =>
   Effect.suspend(() => {
