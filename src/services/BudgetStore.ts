@@ -1,12 +1,12 @@
-import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Data, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
+import { RateLimiterError, RateLimiterStore, RateLimitStoreError } from "effect/persistence/RateLimiter"
 import {
-  type AdaptiveConsumeOptions,
-  type AdaptiveConsumeResult,
-  type AdaptiveFeedbackOptions,
-  RateLimiterError,
-  RateLimiterStore,
-  RateLimitStoreError
-} from "effect/persistence/RateLimiter"
+  type AdaptiveState,
+  adaptiveConsumeStep,
+  adaptiveFeedbackStep,
+  decodeAdaptive,
+  encodeAdaptive
+} from "./BudgetAdaptive.js"
 import {
   type BudgetItem,
   BudgetTable,
@@ -52,6 +52,9 @@ const names = {
   "#version": "ad_v"
 }
 
+/** An attempt whose plan must be made again from the item now held (never leaves `run`). */
+class PlanAgain extends Data.TaggedError("PlanAgain") {}
+
 type Plan<R> =
   | { readonly _tag: "write"; readonly update: BudgetUpdate; readonly result: (item: BudgetItem) => R }
   | { readonly _tag: "answer"; readonly result: R }
@@ -63,119 +66,6 @@ const storeError = (operation: string) => (cause: BudgetTableUnavailable | strin
       cause
     })
   })
-
-const AdaptiveState = Schema.Struct({
-  phase: Schema.Literals(["cooldown", "learning", "learned"]),
-  epoch: Schema.Number,
-  cooldownUntil: Schema.Number,
-  learningStartedAt: Schema.Number,
-  observedTokens: Schema.Number,
-  learnedLimit: Schema.Number,
-  learnedWindowMillis: Schema.Number,
-  expiresAt: Schema.Number
-})
-type AdaptiveState = typeof AdaptiveState.Type
-const AdaptiveJson = Schema.fromJsonString(AdaptiveState)
-const decodeAdaptive = Schema.decodeUnknownOption(AdaptiveJson)
-const encodeAdaptive = Schema.encodeSync(AdaptiveJson)
-
-// The memory store's constants (not exported by effect).
-const adaptiveStateTtlGraceMillis = 60_000
-const adaptiveStateMaxWindowMillis = 60 * 60 * 1_000
-const clampAdaptiveDurationMillis = (millis: number) =>
-  Number.isNaN(millis) || millis <= 0 ? 1 : Math.min(millis, adaptiveStateMaxWindowMillis)
-
-/** The memory store's `adaptiveConsume`, as a function of the state read. */
-export const adaptiveConsumeStep = (
-  state: AdaptiveState | undefined,
-  now: number,
-  options: AdaptiveConsumeOptions
-): { readonly next: AdaptiveState | undefined; readonly result: AdaptiveConsumeResult } => {
-  if (state === undefined) return { next: undefined, result: { delay: Duration.zero, epoch: 0, phase: "inactive" } }
-  if (state.phase === "cooldown") {
-    if (state.cooldownUntil > now) {
-      return {
-        next: undefined,
-        result: { delay: Duration.millis(state.cooldownUntil - now), epoch: state.epoch, phase: "cooldown" }
-      }
-    }
-    const next: AdaptiveState = {
-      ...state,
-      phase: "learning",
-      epoch: state.epoch + 1,
-      learningStartedAt: now,
-      observedTokens: options.tokens,
-      expiresAt: now + Duration.toMillis(options.fallbackWindow) + adaptiveStateTtlGraceMillis
-    }
-    return { next, result: { delay: Duration.zero, epoch: next.epoch, phase: "learning" } }
-  }
-  if (state.phase === "learning") {
-    return {
-      next: { ...state, observedTokens: state.observedTokens + options.tokens },
-      result: { delay: Duration.zero, epoch: state.epoch, phase: "learning" }
-    }
-  }
-  const refillRateMillis = state.learnedWindowMillis / state.learnedLimit
-  const restarted = state.cooldownUntil <= now
-  const observedTokens = (restarted ? 0 : state.observedTokens) + options.tokens
-  const cooldownUntil = (restarted ? now : state.cooldownUntil) + refillRateMillis * options.tokens
-  const ttl = cooldownUntil - now
-  const elapsed = observedTokens * refillRateMillis - ttl
-  const windowNumber = Math.floor((observedTokens - 1) / state.learnedLimit)
-  const remaining = windowNumber * state.learnedWindowMillis - elapsed
-  return {
-    next: { ...state, observedTokens, cooldownUntil },
-    result: {
-      delay: remaining <= 0 ? Duration.zero : Duration.millis(remaining),
-      epoch: state.epoch,
-      phase: "learned"
-    }
-  }
-}
-
-const cooldownState = (epoch: number, cooldownUntil: number): AdaptiveState => ({
-  phase: "cooldown",
-  epoch,
-  cooldownUntil,
-  learningStartedAt: 0,
-  observedTokens: 0,
-  learnedLimit: 0,
-  learnedWindowMillis: 0,
-  expiresAt: cooldownUntil + adaptiveStateTtlGraceMillis
-})
-
-/** The memory store's `adaptiveFeedback`: the state to write, or undefined when nothing changes. */
-export const adaptiveFeedbackStep = (
-  state: AdaptiveState | undefined,
-  now: number,
-  options: AdaptiveFeedbackOptions
-): AdaptiveState | undefined => {
-  if (options.status !== 429 || options.retryAfter === undefined) return undefined
-  const retryAfterMillis = clampAdaptiveDurationMillis(Duration.toMillis(options.retryAfter))
-  const cooldownUntil = now + retryAfterMillis
-  if (state === undefined) return options.epoch === 0 ? cooldownState(0, cooldownUntil) : undefined
-  if (state.epoch !== options.epoch) return undefined
-  if (state.phase === "cooldown") {
-    const until = Math.max(state.cooldownUntil, cooldownUntil)
-    return { ...state, cooldownUntil: until, expiresAt: until + adaptiveStateTtlGraceMillis }
-  }
-  if (state.phase === "learning") {
-    const acceptedTokens = state.observedTokens - options.tokens
-    if (acceptedTokens <= 0) return cooldownState(state.epoch, cooldownUntil)
-    const learnedWindowMillis = clampAdaptiveDurationMillis(now - state.learningStartedAt + retryAfterMillis)
-    return {
-      phase: "learned",
-      epoch: state.epoch + 1,
-      cooldownUntil: state.learningStartedAt + learnedWindowMillis,
-      learningStartedAt: state.learningStartedAt,
-      observedTokens: acceptedTokens,
-      learnedLimit: acceptedTokens,
-      learnedWindowMillis,
-      expiresAt: now + learnedWindowMillis + adaptiveStateTtlGraceMillis
-    }
-  }
-  return cooldownState(state.epoch, cooldownUntil)
-}
 
 export const make = (options: { readonly prefix?: string } = {}) =>
   Effect.gen(function* () {
@@ -189,24 +79,28 @@ export const make = (options: { readonly prefix?: string } = {}) =>
      */
     const run = <R>(operation: string, key: string, plan: (item: BudgetItem | undefined, now: number) => Plan<R>) =>
       Effect.gen(function* () {
-        let fresh = false
-        for (let attempt = 0; attempt < maxAttempts; attempt++) {
+        const fresh = yield* Ref.make(false)
+        const attempt = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const step = plan(yield* table.image(key), now)
           if (step._tag === "answer") {
-            if (fresh) return step.result
+            if (yield* Ref.get(fresh)) return step.result
             yield* table.read(key)
-            fresh = true
-            continue
+          } else {
+            const written = yield* table.update(key, step.update).pipe(
+              Effect.map(Option.some),
+              Effect.catchTag("BudgetConditionFailed", () => Effect.succeed(Option.none<BudgetItem>()))
+            )
+            if (Option.isSome(written)) return step.result(written.value)
           }
-          const written = yield* table.update(key, step.update).pipe(
-            Effect.map((item) => Option.some(step.result(item))),
-            Effect.catchTag("BudgetConditionFailed", () => Effect.succeed(Option.none<R>()))
-          )
-          if (Option.isSome(written)) return written.value
-          fresh = true
-        }
-        return yield* Effect.fail(`no write succeeded in ${maxAttempts} attempts`)
+          // The image is now the item as read, or as the failed condition found it: plan again.
+          yield* Ref.set(fresh, true)
+          return yield* new PlanAgain()
+        })
+        return yield* attempt.pipe(
+          Effect.retry({ schedule: Schedule.recurs(maxAttempts - 1), while: (error) => error._tag === "PlanAgain" }),
+          Effect.catchTag("PlanAgain", () => Effect.fail(`no write succeeded in ${maxAttempts} attempts`))
+        )
       }).pipe(Effect.mapError(storeError(operation)), Effect.withSpan(`BudgetStore.${operation}`))
 
     const tokenBucket: RateLimiterStore["Service"]["tokenBucket"] = (request) => {
