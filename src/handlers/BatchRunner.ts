@@ -1,13 +1,12 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs"
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Duration, Effect, Exit, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Metric, Schema } from "effect"
 import type { Outcome } from "../programs/Outcome.js"
 import { describeIssue } from "../schema/describeIssue.js"
-import { Alma } from "../services/Alma.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Queues, type Redelivery } from "../services/Queues.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
-import { emitMetrics } from "./Metrics.js"
+import { emitMetrics, invocationMetrics, recordCounters } from "./Metrics.js"
 
 /**
  * What one Lambda does with each record of its queue: decode the body, run the program. Everything
@@ -53,8 +52,7 @@ export const processBatch =
   (event: SQSEvent, context: Pick<LambdaContext, "getRemainingTimeInMillis">) =>
     Effect.gen(function* () {
       const config = yield* AppConfig
-      const alma = yield* Alma
-      const before = yield* alma.usage
+      const before = yield* Metric.snapshot
       const decode = Schema.decodeUnknownEffect(spec.message)
       const remaining = () => Duration.millis(context.getRemainingTimeInMillis())
       const reserve = reserveFor(remaining())
@@ -87,23 +85,11 @@ export const processBatch =
 
       const processed = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
       const reports = yield* redeliverDeferred(processed)
-      const after = yield* alma.usage
-      const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
+      yield* Effect.forEach(reports, countRecord, { discard: true })
       yield* emitMetrics(
         spec.name,
         config.stage,
-        {
-          received: reports.length,
-          succeeded: count("succeeded"),
-          discarded: count("discarded"),
-          retried: count("retried"),
-          deferred: count("deferred"),
-          skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
-          tooLarge: reports.filter((r) => r.errorTag === "UserRecordTooLarge").length,
-          almaCalls: after.calls - before.calls,
-          alma429: after.rateLimited - before.rateLimited,
-          almaRemaining: after.remaining
-        },
+        invocationMetrics(before, yield* Metric.snapshot),
         yield* Clock.currentTimeMillis
       )
       const response: SQSBatchResponse = {
@@ -113,6 +99,18 @@ export const processBatch =
       }
       return response
     }).pipe(Effect.withSpan(`${spec.name}.batch`, { attributes: { records: event.Records.length } }))
+
+/** One record in the runner's counters: received, its fate, its skipped items, a patron too large. */
+const countRecord = (report: RecordReport) =>
+  Effect.all(
+    [
+      Metric.update(recordCounters.received, 1),
+      Metric.update(recordCounters[report.fate], 1),
+      Metric.update(recordCounters.skipped, report.skipped),
+      report.errorTag === "UserRecordTooLarge" ? Metric.update(recordCounters.tooLarge, 1) : Effect.void
+    ],
+    { discard: true }
+  )
 
 /** Logs the record's one fate. A defect (a bug) is retried too: nothing is lost while it is fixed. */
 const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Effect.Effect<RecordReport> => {

@@ -1,4 +1,5 @@
-import { Console, Effect } from "effect"
+import { Console, Effect, Metric } from "effect"
+import { almaCalls, almaRateLimited, almaRemaining } from "../services/AlmaMetrics.js"
 
 /** Per-invocation counts, written as one CloudWatch Embedded Metric Format line. */
 export interface InvocationMetrics {
@@ -18,17 +19,59 @@ export interface InvocationMetrics {
   readonly almaRemaining?: number | undefined
 }
 
-const units: ReadonlyArray<[Exclude<keyof InvocationMetrics, "almaRemaining">, string]> = [
-  ["received", "Received"],
-  ["succeeded", "Succeeded"],
-  ["discarded", "Discarded"],
-  ["retried", "Retried"],
-  ["deferred", "Deferred"],
-  ["skipped", "Skipped"],
-  ["tooLarge", "TooLarge"],
-  ["almaCalls", "AlmaCalls"],
-  ["alma429", "Alma429"]
+/** The runner's own counters, one update per record: its fate, its skipped items, a patron too large. */
+export const recordCounters = {
+  received: Metric.counter("Received", { incremental: true }),
+  succeeded: Metric.counter("Succeeded", { incremental: true }),
+  discarded: Metric.counter("Discarded", { incremental: true }),
+  retried: Metric.counter("Retried", { incremental: true }),
+  deferred: Metric.counter("Deferred", { incremental: true }),
+  skipped: Metric.counter("Skipped", { incremental: true }),
+  tooLarge: Metric.counter("TooLarge", { incremental: true })
+}
+
+/** The EMF line's counts, in its order, each named as its metric is. */
+const units: ReadonlyArray<readonly [Exclude<keyof InvocationMetrics, "almaRemaining">, string]> = [
+  ["received", recordCounters.received.id],
+  ["succeeded", recordCounters.succeeded.id],
+  ["discarded", recordCounters.discarded.id],
+  ["retried", recordCounters.retried.id],
+  ["deferred", recordCounters.deferred.id],
+  ["skipped", recordCounters.skipped.id],
+  ["tooLarge", recordCounters.tooLarge.id],
+  ["almaCalls", almaCalls.id],
+  ["alma429", almaRateLimited.id]
 ]
+
+/**
+ * An invocation's metrics from the container's registry before and after it: each counter's change
+ * (summed over its attributes, e.g. Alma's endpoints), and the last `AlmaRemaining` if Alma told one.
+ * A Lambda container runs one invocation at a time, so the change is the invocation's alone.
+ */
+export const invocationMetrics = (
+  before: ReadonlyArray<Metric.Metric.Snapshot>,
+  after: ReadonlyArray<Metric.Metric.Snapshot>
+): InvocationMetrics => {
+  const total = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: string) =>
+    snapshots.reduce(
+      (sum, snapshot) => (snapshot.type === "Counter" && snapshot.id === id ? sum + Number(snapshot.state.count) : sum),
+      0
+    )
+  const change = (metric: Metric.Metric<number, unknown>) => total(after, metric.id) - total(before, metric.id)
+  const remaining = after.find((snapshot) => snapshot.type === "Gauge" && snapshot.id === almaRemaining.id)
+  return {
+    received: change(recordCounters.received),
+    succeeded: change(recordCounters.succeeded),
+    discarded: change(recordCounters.discarded),
+    retried: change(recordCounters.retried),
+    deferred: change(recordCounters.deferred),
+    skipped: change(recordCounters.skipped),
+    tooLarge: change(recordCounters.tooLarge),
+    almaCalls: change(almaCalls),
+    alma429: change(almaRateLimited),
+    almaRemaining: remaining?.type === "Gauge" ? Number(remaining.state.value) : undefined
+  }
+}
 
 export const metricsNamespace = "lag-buc"
 
@@ -39,7 +82,7 @@ export const metricsNamespace = "lag-buc"
  */
 export const emitMetrics = (functionName: string, stage: string, metrics: InvocationMetrics, timestamp: number) => {
   const remaining: Array<[string, number]> =
-    metrics.almaRemaining === undefined ? [] : [["AlmaRemaining", metrics.almaRemaining]]
+    metrics.almaRemaining === undefined ? [] : [[almaRemaining.id, metrics.almaRemaining]]
   return Console.log(
     JSON.stringify({
       _aws: {

@@ -1,5 +1,5 @@
 import { Layer, ManagedRuntime } from "effect"
-import { Alma } from "../services/Alma.js"
+import { almaUsage } from "../services/AlmaMetrics.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { AwsClients } from "../services/AwsClients.js"
 import { jsonLogs, liveServices, makeLambdaHandler } from "./runtime.js"
@@ -28,7 +28,7 @@ export const makeHandlers = (
     updateRequest: makeLambdaHandler(requestBatch, runtime),
     updateFee: makeLambdaHandler(feeBatch, runtime),
     /** Alma calls made by these handlers so far, per endpoint. */
-    almaUsage: () => runtime.runPromise(Alma.use((alma) => alma.usage)),
+    almaUsage: () => runtime.runPromise(almaUsage),
     dispose: () => runtime.dispose()
   }
 }

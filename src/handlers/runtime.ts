@@ -1,5 +1,5 @@
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { Effect, Layer, Logger, ManagedRuntime, Metric } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Alma } from "../services/Alma.js"
 import { AlmaApiKey } from "../services/AlmaApiKey.js"
@@ -11,12 +11,19 @@ import { type BatchSpec, processBatch } from "./BatchRunner.js"
 
 export type ServiceContext = Alma | CacheStore | Queues | AppConfig
 
+/**
+ * The container's own metric registry: what one container counts (its Alma calls, its records) is
+ * never another's, as in Lambda, where containers share nothing, and in a local run, where several
+ * containers share one process.
+ */
+export const containerMetrics = Layer.sync(Metric.MetricRegistry, () => new Map())
+
 /** Every live service, built from the given configuration. */
 export const liveServices = (
   config: Layer.Layer<AppConfig, ConfigInvalid>,
   clients: Layer.Layer<AwsClients, never, AppConfig> = AwsClients.layer
 ): Layer.Layer<ServiceContext, ConfigInvalid> =>
-  Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer).pipe(
+  Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer, containerMetrics).pipe(
     Layer.provide(AlmaApiKey.layer),
     Layer.provide(FetchHttpClient.layer),
     Layer.provide(clients),

@@ -1,7 +1,7 @@
 import { Effect, type Layer } from "effect"
 import type { SqsLambdaHandler } from "../emulator/index.js"
 import { makeHandlers } from "../handlers/index.js"
-import type { AlmaUsage } from "../services/Alma.js"
+import type { AlmaUsage } from "../services/AlmaMetrics.js"
 import type { AwsClients } from "../services/AwsClients.js"
 
 /** The four functions, in the order of the README's diagram. */

@@ -1,31 +1,18 @@
-import { Context, Duration, Effect, Fiber, Layer, Redacted, Schedule, type Schema } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Metric, Redacted, Schedule, type Schema } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { Fee } from "../schema/Fee.js"
 import { Loan } from "../schema/Loan.js"
 import { Request } from "../schema/Request.js"
-import { type AlmaEndpoint, readAnswer, remainingOf, type Target } from "./AlmaAnswer.js"
+import { readAnswer, remainingOf, type Target } from "./AlmaAnswer.js"
 import { AlmaApiKey } from "./AlmaApiKey.js"
 import { AlmaBudget } from "./AlmaBudget.js"
 import { type AlmaError, AlmaListMoved, AlmaUnavailable } from "./AlmaError.js"
 import * as AlmaFleet from "./AlmaFleet.js"
 import { type AlmaList, decodeItems, identityOf, itemsIn, listEnvelope, movementIn, type ReadPage } from "./AlmaList.js"
+import { almaRateLimited, countCall } from "./AlmaMetrics.js"
 import { AlmaPace } from "./AlmaPace.js"
 import { AppConfig } from "./AppConfig.js"
 import { type Admission, DailyReserve } from "./DailyReserve.js"
-
-/** Calls made by this container, for the per-invocation metrics. */
-export interface AlmaUsage {
-  readonly calls: number
-  readonly byEndpoint: Readonly<Record<AlmaEndpoint, number>>
-  readonly rateLimited: number
-  /**
-   * Calls refused without asking Alma because the fleet is paused at its daily reserve
-   * (`AlmaPaused`); absent from test doubles that never pause.
-   */
-  readonly paused?: number
-  /** The last `X-Exl-Api-Remaining` Alma sent this container (calls left of the institution's day), once one came. */
-  readonly remaining?: number
-}
 
 export class Alma extends Context.Service<
   Alma,
@@ -39,7 +26,6 @@ export class Alma extends Context.Service<
     /** Every active fee of the user: Alma answers them all in one call. */
     readonly fees: (userId: string) => Effect.Effect<AlmaList<Fee>, AlmaError>
     readonly fee: (userId: string, feeId: string) => Effect.Effect<Fee, AlmaError>
-    readonly usage: Effect.Effect<AlmaUsage>
   }
 >()("lag-buc/services/Alma") {
   /** Over the given budget, pace and daily reserve (`AlmaFleet`); needs an `HttpClient`, the settings and the key. */
@@ -84,9 +70,6 @@ const make = Effect.gen(function* () {
   const reserve = yield* DailyReserve
   const scope = yield* Effect.scope
 
-  const byEndpoint: Record<AlmaEndpoint, number> = { loans: 0, loan: 0, requests: 0, request: 0, fees: 0, fee: 0 }
-  let rateLimited = 0
-
   // Exponential with jitter, each pause capped so that ALMA_MAX_RETRIES=10 never waits minutes.
   const retryPolicy = Schedule.exponential(settings.retryBase, 2).pipe(
     Schedule.jittered,
@@ -96,9 +79,7 @@ const make = Effect.gen(function* () {
   /** The HTTP exchange alone, body included (a body can hang too), within the per-call timeout. */
   const exchange = (target: Target, path: string, urlParams: Record<string, string>, key: Redacted.Redacted<string>) =>
     Effect.gen(function* () {
-      yield* Effect.sync(() => {
-        byEndpoint[target.endpoint]++
-      })
+      yield* countCall(target.endpoint)
       const response = yield* http.execute(
         HttpClientRequest.get(`${settings.baseUrl}${path}`, {
           urlParams,
@@ -161,9 +142,7 @@ const make = Effect.gen(function* () {
       Effect.flatMap(({ response, body }) => readAnswer(target, response, body, schema)),
       Effect.tapError((error) =>
         error._tag === "AlmaRateLimited"
-          ? Effect.sync(() => {
-              rateLimited++
-            }).pipe(
+          ? Metric.update(almaRateLimited, 1).pipe(
               // A spent day may come without the header: nothing is left.
               Effect.andThen(error.threshold === "per-second" ? pace.throttled : reserve.observe(0, "call"))
             )
@@ -288,15 +267,6 @@ const make = Effect.gen(function* () {
         `${user(userId)}/fees/${encodeURIComponent(feeId)}`,
         Fee
       )
-    }),
-    usage: reserve.status.pipe(
-      Effect.map((daily) => ({
-        calls: Object.values(byEndpoint).reduce((sum, n) => sum + n, 0),
-        byEndpoint: { ...byEndpoint },
-        rateLimited,
-        paused: daily.refused,
-        ...(daily.remaining === undefined ? {} : { remaining: daily.remaining })
-      }))
-    )
+    })
   })
 })

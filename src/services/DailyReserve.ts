@@ -1,5 +1,6 @@
-import { Clock, Context, Duration, Effect, Layer, Ref } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Metric, Ref } from "effect"
 import { AlmaPaused } from "./AlmaError.js"
+import { almaPaused, almaRemaining, almaUsage } from "./AlmaMetrics.js"
 import { AppConfig } from "./AppConfig.js"
 import { type BudgetCell, type CellCodec, memoryCell, tableCell } from "./BudgetCell.js"
 import { almaItemKey } from "./BudgetTable.js"
@@ -85,8 +86,6 @@ export class DailyReserve extends Context.Service<
   static readonly make = (settings: ReserveSettings, cell: BudgetCell<Pause>) =>
     Effect.gen(function* () {
       const recheck = Duration.toMillis(settings.recheck)
-      const remaining = yield* Ref.make<number | undefined>(undefined)
-      const refused = yield* Ref.make(0)
       /** The pause this container has logged: once per container and pause. */
       const logged = yield* Ref.make<number | undefined>(undefined)
 
@@ -138,7 +137,7 @@ export class DailyReserve extends Context.Service<
             // Another instance changed the pause first (took the probe, or lifted it): look again.
             return written === "conflict" ? ("again" as const) : ("probe" as const)
           }
-          yield* Ref.update(refused, (n) => n + 1)
+          yield* Metric.update(almaPaused, 1)
           return yield* new AlmaPaused({
             remaining: pause.remaining,
             since: iso(pause.since),
@@ -176,16 +175,17 @@ export class DailyReserve extends Context.Service<
           return "done" as const
         })
       const observe = (left: number | undefined, admission: Admission) =>
-        (left === undefined ? Effect.void : Ref.set(remaining, left)).pipe(
+        (left === undefined ? Effect.void : Metric.update(almaRemaining, left)).pipe(
           Effect.andThen(observeOnce(left, admission)),
           Effect.repeat({ while: (outcome) => outcome === "again", times: 3 }),
           Effect.asVoid
         )
 
       const status = Effect.gen(function* () {
+        const usage = yield* almaUsage
         return {
-          remaining: yield* Ref.get(remaining),
-          refused: yield* Ref.get(refused),
+          remaining: usage.remaining,
+          refused: usage.paused,
           paused: (yield* cell.get).state !== undefined
         }
       })

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Metric, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
 import { MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "../../src/handlers/Fate.js"
 import { emitMetrics } from "../../src/handlers/Metrics.js"
 import { feeBatch, loanBatch, requestBatch, userBatch } from "../../src/handlers/specs.js"
 import { cachedSkipping, discarded, type Outcome } from "../../src/programs/Outcome.js"
-import { Alma } from "../../src/services/Alma.js"
 import {
   AlmaAmbiguous,
   AlmaApiKeyUnavailable,
@@ -18,6 +17,7 @@ import {
   AlmaUnauthorized,
   AlmaUnavailable
 } from "../../src/services/AlmaError.js"
+import { almaCalls, almaRateLimited, countCall } from "../../src/services/AlmaMetrics.js"
 import {
   CacheConflict,
   CacheThrottled,
@@ -98,33 +98,23 @@ describe("each function's spec", () => {
   )
 })
 
-/** A batch run by the real runner, over a program given here and an Alma whose usage reads are given. */
+/** A batch run by the real runner, over a program given here, in a container that may have counted Alma calls before. */
 const runBatch = (
   run: (body: string) => Effect.Effect<Outcome, RecordFailure>,
   bodies: ReadonlyArray<string>,
   options: {
-    readonly usage?: ReadonlyArray<{ calls: number; rateLimited: number }>
+    /** Alma calls and 429s the container counted before this invocation. */
+    readonly before?: { readonly calls: number; readonly rateLimited: number }
     readonly env?: Record<string, string>
     readonly refuseQueues?: boolean
   } = {}
 ) => {
   const stack = makeMemoryStack({}, options.env)
   stack.queues.refuse = options.refuseQueues ?? false
-  const readings = [...(options.usage ?? [])]
-  // The in-memory Alma, its usage read as given.
-  const alma = Layer.effect(
-    Alma,
-    Alma.use((memory) =>
-      Effect.succeed(
-        Alma.of({
-          ...memory,
-          usage: memory.usage.pipe(
-            Effect.map((usage) => ({ ...usage, ...(readings.shift() ?? { calls: 0, rateLimited: 0 }) }))
-          )
-        })
-      )
-    )
-  ).pipe(Layer.provide(stack.services))
+  const earlier = Effect.all([
+    Metric.update(Metric.withAttributes(almaCalls, { endpoint: "loans" }), options.before?.calls ?? 0),
+    Metric.update(almaRateLimited, options.before?.rateLimited ?? 0)
+  ])
   const spec: BatchSpec<string, never> = {
     name: "updateTest",
     queue: "tests",
@@ -132,8 +122,8 @@ const runBatch = (
     ids: (body) => ({ body }),
     run
   }
-  return processBatch(spec)(sqsEvent(bodies.map((body, i): [string, string] => [`m${i}`, body])), context).pipe(
-    Effect.provide(alma),
+  const batch = processBatch(spec)(sqsEvent(bodies.map((body, i): [string, string] => [`m${i}`, body])), context)
+  return Effect.andThen(earlier, batch).pipe(
     Effect.provide(stack.services),
     Effect.map((response) => ({
       response,
@@ -283,12 +273,14 @@ describe("the batch runner's report of each record", () => {
 
   it.effect("Alma's calls and 429s are this invocation's: the container's counts before it are taken off", () =>
     Effect.gen(function* () {
-      const { emf } = yield* runBatch(() => Effect.succeed(cachedSkipping(0)), ["a"], {
-        usage: [
-          { calls: 10, rateLimited: 3 },
-          { calls: 15, rateLimited: 5 }
-        ]
-      })
+      // The record's program asks Alma 5 times, 2 of them answered 429; the container had counted 10 and 3 before.
+      const program = () =>
+        Effect.gen(function* () {
+          for (const endpoint of ["loans", "loan", "fees", "fee", "requests"] as const) yield* countCall(endpoint)
+          yield* Metric.update(almaRateLimited, 2)
+          return cachedSkipping(0)
+        })
+      const { emf } = yield* runBatch(program, ["a"], { before: { calls: 10, rateLimited: 3 } })
       expect(emf).toMatchObject({ AlmaCalls: 5, Alma429: 2 })
     })
   )

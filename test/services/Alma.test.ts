@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { type AlmaError, AlmaUnauthorized } from "../../src/services/AlmaError.js"
+import { almaUsage } from "../../src/services/AlmaMetrics.js"
 import { testApiKey } from "../support/env.js"
 import { almaError, type FakeAnswer, fakeAlmaHttp, json } from "../support/fakeAlmaHttp.js"
 import { fakeAwsClients } from "../support/fakeAws.js"
@@ -398,7 +399,7 @@ describe("Alma errors are typed", () => {
           call <= 2
             ? { status: 429, body: fixtureText("pulibrary-bibdata__per_second_threshold_429.json") }
             : json(200, { total_record_count: 0 }),
-        (alma) => Effect.zip(alma.loans("U1"), alma.usage)
+        (alma) => Effect.zip(alma.loans("U1"), almaUsage)
       )
       expect(value[0]).toEqual({ items: [], unreadable: [] })
       expect(requests).toHaveLength(3)

@@ -4,6 +4,7 @@ import { Alma } from "../../src/services/Alma.js"
 import { classifyFailure } from "../../src/services/AlmaAnswer.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import type { AlmaError } from "../../src/services/AlmaError.js"
+import { almaUsage } from "../../src/services/AlmaMetrics.js"
 import { almaError, type FakeAnswer, fakeAlmaHttp, json } from "../support/fakeAlmaHttp.js"
 import { fakeAwsClients } from "../support/fakeAws.js"
 import { almaOver, testConfig } from "../support/layers.js"
@@ -104,12 +105,12 @@ describe("Alma calls, endpoint by endpoint", () => {
         (alma) =>
           Effect.gen(function* () {
             yield* alma.loan("U1", "L1")
-            const early = yield* alma.usage
+            const early = yield* almaUsage
             yield* alma.request("U1", "R1")
             yield* alma.requests("U1")
             yield* alma.fee("U1", "F1")
             yield* alma.fees("U1")
-            return { early, late: yield* alma.usage }
+            return { early, late: yield* almaUsage }
           })
       )
       expect(requests[0]?.url.searchParams.get("expand")).toBe("renewable")

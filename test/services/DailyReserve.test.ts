@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
+import { containerMetrics } from "../../src/handlers/runtime.js"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { AlmaPaused } from "../../src/services/AlmaError.js"
+import { almaUsage } from "../../src/services/AlmaMetrics.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
 import { nextMidnight } from "../../src/services/DailyReserve.js"
 import { clockedAlma } from "../support/budget.js"
@@ -45,7 +47,8 @@ const servicesOver = (alma: ReturnType<typeof dailyAlma>, env: Record<string, st
     Layer.provide(alma.layer),
     Layer.provide(AwsClients.layer),
     Layer.provide(testConfig({ ALMA_MAX_RETRIES: "0", ...env })),
-    Layer.provideMerge(capture.layer)
+    Layer.provideMerge(capture.layer),
+    Layer.provideMerge(containerMetrics)
   )
   const logged = (text: string) =>
     capture.lines.filter((line) => line.includes(text) && !line.startsWith('{"_aws"')).length
@@ -69,7 +72,7 @@ describe("the daily reserve", () => {
     return Effect.gen(function* () {
       yield* TestClock.setTime(Date.UTC(2026, 2, 1, 12, 0, 0))
       for (let i = 0; i < 3; i++) yield* call
-      expect((yield* Alma.use((a) => a.usage)).remaining).toBe(500)
+      expect((yield* almaUsage).remaining).toBe(500)
       yield* call // 499 left: under the reserve
       const errors = []
       for (let i = 0; i < 5; i++) errors.push(yield* refused)
@@ -82,7 +85,7 @@ describe("the daily reserve", () => {
           nextProbeAt: "2026-03-01T12:05:00.003Z"
         })
       )
-      const usage = yield* Alma.use((a) => a.usage)
+      const usage = yield* almaUsage
       expect(usage).toMatchObject({ paused: 5, remaining: 499, calls: 4 })
       expect(logged("Alma daily reserve reached")).toBe(1)
 
@@ -185,7 +188,7 @@ describe("the daily reserve", () => {
       yield* call // the midnight probe
       yield* call
       expect(alma.calls).toHaveLength(3)
-      expect((yield* Alma.use((a) => a.usage)).remaining).toBe(49_998)
+      expect((yield* almaUsage).remaining).toBe(49_998)
     }).pipe(Effect.provide(layer))
   })
 

@@ -1,5 +1,6 @@
 import { Layer } from "effect"
 import type { HttpClient } from "effect/http"
+import { containerMetrics } from "../../src/handlers/runtime.js"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
@@ -18,5 +19,7 @@ export const almaOver = (
     Layer.provide(AlmaApiKey.layer),
     Layer.provide(http),
     Layer.provide(AwsClients.layer),
-    Layer.provide(testConfig(overrides))
+    Layer.provide(testConfig(overrides)),
+    // The test's own registry: what it counts (Alma's calls) is never another test's.
+    Layer.provideMerge(containerMetrics)
   )

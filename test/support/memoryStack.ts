@@ -1,7 +1,7 @@
 import type { Context as LambdaContext, SQSEvent, SQSRecord } from "aws-lambda"
 import { Console, Layer, Logger, ManagedRuntime } from "effect"
 import type { BatchSpec } from "../../src/handlers/BatchRunner.js"
-import { makeLambdaHandler, type ServiceContext } from "../../src/handlers/runtime.js"
+import { containerMetrics, makeLambdaHandler, type ServiceContext } from "../../src/handlers/runtime.js"
 import type { Fee } from "../../src/schema/Fee.js"
 import type { Loan } from "../../src/schema/Loan.js"
 import type { Request } from "../../src/schema/Request.js"
@@ -33,7 +33,8 @@ export const makeMemoryStack = (patrons: Record<string, AlmaPatron> = {}, env: R
     cacheMemory(cache),
     queuesMemory(queues),
     testConfig(env),
-    capture.layer
+    capture.layer,
+    containerMetrics
   )
   const runtime = ManagedRuntime.make(services)
   const handler = <M>(spec: BatchSpec<M, ServiceContext>) => makeLambdaHandler(spec, runtime)

@@ -6,6 +6,7 @@ import { Alma } from "../Alma.js"
 import type { AlmaEndpoint } from "../AlmaAnswer.js"
 import { AlmaAmbiguous, type AlmaError, AlmaNotFound } from "../AlmaError.js"
 import type { AlmaList, UnreadableItem } from "../AlmaList.js"
+import { countCall } from "../AlmaMetrics.js"
 
 /** What Alma holds for one patron; `unreadable`: list entries the live service could not decode. */
 export interface AlmaPatron {
@@ -55,6 +56,10 @@ export const layerMemory = (alma: MemoryAlma) => {
   const answer = <A>(endpoint: AlmaEndpoint, userId: string, read: (p: AlmaPatron) => Effect.Effect<A, AlmaError>) =>
     Effect.suspend(() => {
       alma.calls[endpoint]++
+      return countCall(endpoint).pipe(Effect.andThen(answered(endpoint, userId, read)))
+    })
+  const answered = <A>(endpoint: AlmaEndpoint, userId: string, read: (p: AlmaPatron) => Effect.Effect<A, AlmaError>) =>
+    Effect.suspend(() => {
       const failure = alma.failures.get(userId)
       if (failure !== undefined) return Effect.fail(failure)
       const found = alma.patrons.get(userId)
@@ -89,11 +94,7 @@ export const layerMemory = (alma: MemoryAlma) => {
       loan: (userId, id) => item("loan", "loan", userId, id, (p) => p.loans.find((l) => l.loan_id === id)),
       request: (userId, id) =>
         item("request", "request", userId, id, (p) => p.requests.find((r) => r.request_id === id)),
-      fee: (userId, id) => item("fee", "fee", userId, id, (p) => p.fees.find((f) => f.id === id)),
-      usage: Effect.sync(() => {
-        const calls = Object.values(alma.calls).reduce((sum, n) => sum + n, 0)
-        return { calls, byEndpoint: { ...alma.calls }, rateLimited: 0, paused: 0 }
-      })
+      fee: (userId, id) => item("fee", "fee", userId, id, (p) => p.fees.find((f) => f.id === id))
     })
   )
 }
