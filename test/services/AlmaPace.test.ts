@@ -1,0 +1,220 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Logger, References } from "effect"
+import { TestClock } from "effect/testing"
+import { AlmaPace, type Cut, paceSettings } from "../../src/services/AlmaPace.js"
+import { memoryCell } from "../../src/services/BudgetCell.js"
+import {
+  BudgetConditionFailed,
+  type BudgetItem,
+  BudgetTable,
+  BudgetTableUnavailable,
+  type BudgetUpdate
+} from "../../src/services/BudgetTable.js"
+import { testConfig } from "../support/layers.js"
+
+/** Every line a logger was given: level, text and annotations. */
+const captureLogs = () => {
+  const lines: Array<{ readonly level: string; readonly text: string; readonly annotations: Record<string, unknown> }> =
+    []
+  const logger = Logger.make(({ logLevel, message, fiber }) => {
+    lines.push({
+      level: logLevel,
+      text: Array.isArray(message) ? message.map(String).join(" ") : String(message),
+      annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+    })
+  })
+  return { lines, loggers: new Set([logger]) }
+}
+
+/**
+ * One budget table shared by a test's instances. Each container sees the item as its own last
+ * request left it (as BudgetTable's image does): stale until it writes, or until a reservation
+ * brings the item back (`sync`). While `unavailable`, every write fails as an unreachable table's.
+ */
+const sharedTable = () => {
+  const store: { item: BudgetItem | undefined; unavailable: boolean } = { item: undefined, unavailable: false }
+  const holds = (change: BudgetUpdate, item: BudgetItem | undefined) => {
+    const name = (token: string) => change.names?.[token] ?? token
+    const condition = change.condition ?? ""
+    const absent = /^attribute_not_exists\((#\w+)\)$/.exec(condition)?.[1]
+    if (absent !== undefined) return item?.[name(absent)] === undefined
+    const [, attribute, value] = /^(#\w+) = (:\w+)$/.exec(condition) ?? []
+    if (attribute === undefined || value === undefined) throw new Error(`condition not understood: ${condition}`)
+    const found = item?.[name(attribute)]?.N
+    return found !== undefined && found === change.values?.[value]?.N
+  }
+  const container = () => {
+    let image: BudgetItem | undefined
+    const update = (key: string, change: BudgetUpdate) =>
+      Effect.suspend((): Effect.Effect<BudgetItem, BudgetConditionFailed | BudgetTableUnavailable> => {
+        if (store.unavailable) {
+          return Effect.fail(
+            new BudgetTableUnavailable({ table: "budget", operation: "UpdateItem", code: "Unreachable", detail: "" })
+          )
+        }
+        if (!holds(change, store.item)) {
+          image = store.item
+          return Effect.fail(new BudgetConditionFailed({ key }))
+        }
+        const next: Record<string, AttributeValue> = { ...store.item }
+        for (const clause of change.set) {
+          const [target, source] = clause.split(" = ")
+          const value = source === undefined ? undefined : change.values?.[source]
+          if (target === undefined || value === undefined) throw new Error(`clause not understood: ${clause}`)
+          next[change.names?.[target] ?? target] = value
+        }
+        store.item = next
+        image = next
+        return Effect.succeed<BudgetItem>(next)
+      })
+    const table = BudgetTable.of({
+      name: "budget",
+      update,
+      read: () => Effect.sync(() => store.item),
+      image: () => Effect.sync(() => image),
+      requests: Effect.succeed(0)
+    })
+    return { table, sync: () => (image = store.item) }
+  }
+  return { store, container }
+}
+
+/** One container's pace over the shared table (`AlmaPace.layerTable`, a budget of 10 calls/s), its logs its own. */
+const instanceOver = (table: ReturnType<typeof sharedTable>) =>
+  Effect.gen(function* () {
+    const { table: budgetTable, sync } = table.container()
+    const pace = yield* AlmaPace.useSync((service) => service).pipe(
+      Effect.provide(
+        AlmaPace.layerTable.pipe(
+          Layer.provide(Layer.succeed(BudgetTable, budgetTable)),
+          Layer.provide(testConfig({ ALMA_MAX_RPS: undefined, ALMA_BUDGET: "10" }))
+        )
+      )
+    )
+    const logs = captureLogs()
+    return {
+      rate: pace.rate,
+      throttled: Effect.provideService(pace.throttled, Logger.CurrentLoggers, logs.loggers),
+      sync,
+      logs: logs.lines
+    }
+  })
+
+/** The pace cell as the budget item holds it. */
+const paceCellOf = (table: ReturnType<typeof sharedTable>) => {
+  const map = table.store.item?.pace?.M ?? {}
+  return Object.fromEntries(Object.entries(map).map(([field, value]) => [field, Number(value.N)]))
+}
+
+const lowered = (fromRate: number, toRate: number, shared: boolean) => ({
+  level: "Info",
+  text: "Alma per-second threshold: fleet rate lowered",
+  annotations: { fromRate, toRate, shared }
+})
+
+const t0 = Date.UTC(2026, 2, 1, 12, 0, 0)
+
+describe("the pace shared on the budget table", () => {
+  it.effect("a cut is written on the item's pace cell, logged, and read back by another instance", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const table = sharedTable()
+      const a = yield* instanceOver(table)
+      const b = yield* instanceOver(table)
+      yield* a.throttled
+      expect(paceCellOf(table)).toEqual({ rate: 8.5, cutAt: t0, at: t0 })
+      expect(table.store.item?.pace_v).toEqual({ N: "1" })
+      expect(a.logs).toEqual([lowered(10, 8.5, true)])
+      expect(yield* a.rate).toBe(8.5)
+      b.sync()
+      expect(yield* b.rate).toBe(8.5)
+      yield* TestClock.setTime(t0 + 1_000)
+      expect(yield* b.rate).toBe(8.625)
+    })
+  )
+
+  it.effect("a pace cell missing a field (an older version's) is no cut", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      for (const fields of [{ rate: 5 }, { cutAt: t0 }]) {
+        const table = sharedTable()
+        table.store.item = {
+          pace: {
+            M: {
+              at: { N: String(t0) },
+              ...Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, { N: String(v) }]))
+            }
+          },
+          pace_v: { N: "1" }
+        }
+        const b = yield* instanceOver(table)
+        b.sync()
+        expect(yield* b.rate).toBe(10)
+      }
+    })
+  )
+
+  it.effect("a cut the table cannot take is this container's alone, logged as not shared, rates to the hundredth", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const table = sharedTable()
+      const a = yield* instanceOver(table)
+      const b = yield* instanceOver(table)
+      yield* a.throttled
+      yield* TestClock.setTime(t0 + 1_300)
+      table.store.unavailable = true
+      yield* a.throttled
+      // 8.5 + 1.3 × 10/80 = 8.6625, cut to 0.85 × that = 7.363125.
+      expect(a.logs).toEqual([lowered(10, 8.5, true), lowered(8.66, 7.36, false)])
+      expect(yield* a.rate).toBeCloseTo(7.363125, 9)
+      b.sync()
+      expect(yield* b.rate).toBe(8.6625)
+    })
+  )
+
+  it.effect("an instance whose cut finds another's within the cooldown keeps that one", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const table = sharedTable()
+      const a = yield* instanceOver(table)
+      const b = yield* instanceOver(table)
+      yield* a.throttled
+      yield* TestClock.setTime(t0 + 500)
+      // B has not seen A's cut: its write finds it.
+      yield* b.throttled
+      expect(paceCellOf(table)).toMatchObject({ rate: 8.5, cutAt: t0 })
+      expect(b.logs).toEqual([])
+      expect(yield* b.rate).toBe(8.5625)
+    })
+  )
+
+  it.effect("an instance whose cut finds another's past the cooldown cuts from that one", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const table = sharedTable()
+      const a = yield* instanceOver(table)
+      const b = yield* instanceOver(table)
+      yield* a.throttled
+      yield* TestClock.setTime(t0 + 2_000)
+      yield* b.throttled
+      // From A's cut: 8.5 + 2 × 10/80 = 8.75, cut to 7.4375.
+      expect(paceCellOf(table)).toMatchObject({ rate: 7.4375, cutAt: t0 + 2_000 })
+      expect(b.logs).toEqual([lowered(8.75, 7.44, true)])
+      a.sync()
+      expect(yield* a.rate).toBe(7.4375)
+    })
+  )
+})
+
+describe("the pace with no cooldown", () => {
+  it.effect("each 429 cuts the rate once", () =>
+    Effect.gen(function* () {
+      const pace = yield* AlmaPace.make({ ...paceSettings(10), cooldown: Duration.zero }, yield* memoryCell<Cut>())
+      yield* pace.throttled
+      expect(yield* pace.rate).toBe(8.5)
+      yield* pace.throttled
+      expect(yield* pace.rate).toBeCloseTo(7.225, 9)
+    })
+  )
+})
