@@ -1,6 +1,6 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Logger, References } from "effect"
+import { Duration, Effect, Fiber, Layer, Logger, Metric, References } from "effect"
 import { TestClock } from "effect/testing"
 import { containerMetrics } from "../../src/handlers/runtime.js"
 import { Alma } from "../../src/services/Alma.js"
@@ -317,13 +317,18 @@ const instanceOver = (table: ReturnType<typeof sharedTable>, before?: Effect.Eff
       )
     )
     const logs = captureLogs()
+    // The container's own logs and metric registry: what it counts is never another instance's.
+    const registry = yield* Metric.MetricRegistry.pipe(Effect.provide(containerMetrics))
     const logged = <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.provideService(effect, Logger.CurrentLoggers, logs.loggers)
+      effect.pipe(
+        Effect.provideService(Logger.CurrentLoggers, logs.loggers),
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
     return {
       admit: logged(reserve.admit),
       refused: logged(Effect.flip(reserve.admit)),
       observe: (left: number | undefined, admission: Admission) => logged(reserve.observe(left, admission)),
-      status: reserve.status,
+      status: logged(reserve.status),
       sync,
       logs
     }
