@@ -1,87 +1,15 @@
-import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger, References } from "effect"
+import { Duration, Effect, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import { AlmaPace, type Cut, paceSettings } from "../../src/services/AlmaPace.js"
 import { memoryCell } from "../../src/services/BudgetCell.js"
-import {
-  BudgetConditionFailed,
-  type BudgetItem,
-  BudgetTable,
-  BudgetTableUnavailable,
-  type BudgetUpdate
-} from "../../src/services/BudgetTable.js"
+import { BudgetTable } from "../../src/services/BudgetTable.js"
+import { captureLogs } from "../support/captureLogs.js"
 import { testConfig } from "../support/layers.js"
-
-/** Every line a logger was given: level, text and annotations. */
-const captureLogs = () => {
-  const lines: Array<{ readonly level: string; readonly text: string; readonly annotations: Record<string, unknown> }> =
-    []
-  const logger = Logger.make(({ logLevel, message, fiber }) => {
-    lines.push({
-      level: logLevel,
-      text: Array.isArray(message) ? message.map(String).join(" ") : String(message),
-      annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
-    })
-  })
-  return { lines, loggers: new Set([logger]) }
-}
-
-/**
- * One budget table shared by a test's instances. Each container sees the item as its own last
- * request left it (as BudgetTable's image does): stale until it writes, or until a reservation
- * brings the item back (`sync`). While `unavailable`, every write fails as an unreachable table's.
- */
-const sharedTable = () => {
-  const store: { item: BudgetItem | undefined; unavailable: boolean } = { item: undefined, unavailable: false }
-  const holds = (change: BudgetUpdate, item: BudgetItem | undefined) => {
-    const name = (token: string) => change.names?.[token] ?? token
-    const condition = change.condition ?? ""
-    const absent = /^attribute_not_exists\((#\w+)\)$/.exec(condition)?.[1]
-    if (absent !== undefined) return item?.[name(absent)] === undefined
-    const [, attribute, value] = /^(#\w+) = (:\w+)$/.exec(condition) ?? []
-    if (attribute === undefined || value === undefined) throw new Error(`condition not understood: ${condition}`)
-    const found = item?.[name(attribute)]?.N
-    return found !== undefined && found === change.values?.[value]?.N
-  }
-  const container = () => {
-    let image: BudgetItem | undefined
-    const update = (key: string, change: BudgetUpdate) =>
-      Effect.suspend((): Effect.Effect<BudgetItem, BudgetConditionFailed | BudgetTableUnavailable> => {
-        if (store.unavailable) {
-          return Effect.fail(
-            new BudgetTableUnavailable({ table: "budget", operation: "UpdateItem", code: "Unreachable", detail: "" })
-          )
-        }
-        if (!holds(change, store.item)) {
-          image = store.item
-          return Effect.fail(new BudgetConditionFailed({ key }))
-        }
-        const next: Record<string, AttributeValue> = { ...store.item }
-        for (const clause of change.set) {
-          const [target, source] = clause.split(" = ")
-          const value = source === undefined ? undefined : change.values?.[source]
-          if (target === undefined || value === undefined) throw new Error(`clause not understood: ${clause}`)
-          next[change.names?.[target] ?? target] = value
-        }
-        store.item = next
-        image = next
-        return Effect.succeed<BudgetItem>(next)
-      })
-    const table = BudgetTable.of({
-      name: "budget",
-      update,
-      read: () => Effect.sync(() => store.item),
-      image: () => Effect.sync(() => image),
-      requests: Effect.succeed(0)
-    })
-    return { table, sync: () => (image = store.item) }
-  }
-  return { store, container }
-}
+import { numberCell, sharedBudgetTable } from "../support/sharedBudgetTable.js"
 
 /** One container's pace over the shared table (`AlmaPace.layerTable`, a budget of 10 calls/s), its logs its own. */
-const instanceOver = (table: ReturnType<typeof sharedTable>) =>
+const instanceOver = (table: ReturnType<typeof sharedBudgetTable>) =>
   Effect.gen(function* () {
     const { table: budgetTable, sync } = table.container()
     const pace = yield* AlmaPace.useSync((service) => service).pipe(
@@ -101,12 +29,6 @@ const instanceOver = (table: ReturnType<typeof sharedTable>) =>
     }
   })
 
-/** The pace cell as the budget item holds it. */
-const paceCellOf = (table: ReturnType<typeof sharedTable>) => {
-  const map = table.store.item?.pace?.M ?? {}
-  return Object.fromEntries(Object.entries(map).map(([field, value]) => [field, Number(value.N)]))
-}
-
 const lowered = (fromRate: number, toRate: number, shared: boolean) => ({
   level: "Info",
   text: "Alma per-second threshold: fleet rate lowered",
@@ -119,11 +41,11 @@ describe("the pace shared on the budget table", () => {
   it.effect("a cut is written on the item's pace cell, logged, and read back by another instance", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.throttled
-      expect(paceCellOf(table)).toEqual({ rate: 8.5, cutAt: t0, at: t0 })
+      expect(numberCell(table, "pace")).toEqual({ rate: 8.5, cutAt: t0, at: t0 })
       expect(table.store.item?.pace_v).toEqual({ N: "1" })
       expect(a.logs).toEqual([lowered(10, 8.5, true)])
       expect(yield* a.rate).toBe(8.5)
@@ -138,7 +60,7 @@ describe("the pace shared on the budget table", () => {
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
       for (const fields of [{ rate: 5 }, { cutAt: t0 }]) {
-        const table = sharedTable()
+        const table = sharedBudgetTable()
         table.store.item = {
           pace: {
             M: {
@@ -158,7 +80,7 @@ describe("the pace shared on the budget table", () => {
   it.effect("a cut the table cannot take is this container's alone, logged as not shared, rates to the hundredth", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.throttled
@@ -176,14 +98,14 @@ describe("the pace shared on the budget table", () => {
   it.effect("an instance whose cut finds another's within the cooldown keeps that one", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.throttled
       yield* TestClock.setTime(t0 + 500)
       // B has not seen A's cut: its write finds it.
       yield* b.throttled
-      expect(paceCellOf(table)).toMatchObject({ rate: 8.5, cutAt: t0 })
+      expect(numberCell(table, "pace")).toMatchObject({ rate: 8.5, cutAt: t0 })
       expect(b.logs).toEqual([])
       expect(yield* b.rate).toBe(8.5625)
     })
@@ -192,14 +114,14 @@ describe("the pace shared on the budget table", () => {
   it.effect("an instance whose cut finds another's past the cooldown cuts from that one", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.throttled
       yield* TestClock.setTime(t0 + 2_000)
       yield* b.throttled
       // From A's cut: 8.5 + 2 × 10/80 = 8.75, cut to 7.4375.
-      expect(paceCellOf(table)).toMatchObject({ rate: 7.4375, cutAt: t0 + 2_000 })
+      expect(numberCell(table, "pace")).toMatchObject({ rate: 7.4375, cutAt: t0 + 2_000 })
       expect(b.logs).toEqual([lowered(8.75, 7.44, true)])
       a.sync()
       expect(yield* a.rate).toBe(7.4375)

@@ -1,6 +1,5 @@
-import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Logger, Metric, References } from "effect"
+import { Duration, Effect, Fiber, Layer, Logger, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { containerMetrics } from "../../src/handlers/runtime.js"
 import { Alma } from "../../src/services/Alma.js"
@@ -8,16 +7,13 @@ import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import { AlmaPaused } from "../../src/services/AlmaError.js"
 import { almaUsage } from "../../src/services/AlmaMetrics.js"
 import { AwsClients } from "../../src/services/AwsClients.js"
-import {
-  BudgetConditionFailed,
-  type BudgetItem,
-  BudgetTable,
-  type BudgetUpdate
-} from "../../src/services/BudgetTable.js"
+import { BudgetTable } from "../../src/services/BudgetTable.js"
 import { type Admission, DailyReserve, nextMidnight } from "../../src/services/DailyReserve.js"
 import { clockedAlma } from "../support/budget.js"
+import { captureLogs } from "../support/captureLogs.js"
 import { testConfig } from "../support/layers.js"
 import { makeCapture } from "../support/memoryStack.js"
+import { numberCell, sharedBudgetTable } from "../support/sharedBudgetTable.js"
 
 /**
  * An Alma whose day has `left` calls: each answer says what is left after it (as
@@ -232,80 +228,11 @@ describe("the daily reserve", () => {
   })
 })
 
-/** Every line a logger was given: level, text and annotations. */
-const captureLogs = () => {
-  const lines: Array<{ readonly level: string; readonly text: string; readonly annotations: Record<string, unknown> }> =
-    []
-  const logger = Logger.make(({ logLevel, message, fiber }) => {
-    lines.push({
-      level: logLevel,
-      text: Array.isArray(message) ? message.map(String).join(" ") : String(message),
-      annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
-    })
-  })
-  const count = (text: string) => lines.filter((line) => line.text.includes(text)).length
-  return { lines, count, loggers: new Set([logger]) }
-}
-
-/**
- * One budget table shared by a test's instances. Each container sees the item as its own last
- * request left it (as BudgetTable's image does): stale until it writes, or until a reservation
- * brings the item back (`sync`). `before` runs before each of a container's writes: another
- * instance's write landing first.
- */
-const sharedTable = () => {
-  const store: { item: BudgetItem | undefined; writes: number } = { item: undefined, writes: 0 }
-  const holds = (change: BudgetUpdate, item: BudgetItem | undefined) => {
-    const name = (token: string) => change.names?.[token] ?? token
-    const condition = change.condition ?? ""
-    const absent = /^attribute_not_exists\((#\w+)\)$/.exec(condition)?.[1]
-    if (absent !== undefined) return item?.[name(absent)] === undefined
-    const [, attribute, value] = /^(#\w+) = (:\w+)$/.exec(condition) ?? []
-    if (attribute === undefined || value === undefined) throw new Error(`condition not understood: ${condition}`)
-    const found = item?.[name(attribute)]?.N
-    return found !== undefined && found === change.values?.[value]?.N
-  }
-  const container = (before: Effect.Effect<void> = Effect.void) => {
-    let image: BudgetItem | undefined
-    const update = (key: string, change: BudgetUpdate) =>
-      before.pipe(
-        Effect.andThen(
-          Effect.suspend(() => {
-            if (!holds(change, store.item)) {
-              image = store.item
-              return Effect.fail(new BudgetConditionFailed({ key }))
-            }
-            const next: Record<string, AttributeValue> = { ...store.item }
-            for (const clause of change.set) {
-              const [target, source] = clause.split(" = ")
-              const value = source === undefined ? undefined : change.values?.[source]
-              if (target === undefined || value === undefined) throw new Error(`clause not understood: ${clause}`)
-              next[change.names?.[target] ?? target] = value
-            }
-            store.item = next
-            store.writes++
-            image = next
-            return Effect.succeed<BudgetItem>(next)
-          })
-        )
-      )
-    const table = BudgetTable.of({
-      name: "budget",
-      update,
-      read: () => Effect.sync(() => store.item),
-      image: () => Effect.sync(() => image),
-      requests: Effect.succeed(0)
-    })
-    return { table, sync: () => (image = store.item) }
-  }
-  return { store, container }
-}
-
 const reserveEnv = { ALMA_DAILY_RESERVE: "100", ALMA_DAILY_RECHECK_SECONDS: "300" }
 const recheck = 300_000
 
 /** One container's daily reserve over the shared table (`DailyReserve.layerTable`), its logs its own. */
-const instanceOver = (table: ReturnType<typeof sharedTable>, before?: Effect.Effect<void>) =>
+const instanceOver = (table: ReturnType<typeof sharedBudgetTable>, before?: Effect.Effect<void>) =>
   Effect.gen(function* () {
     const { table: budgetTable, sync } = table.container(before)
     const reserve = yield* DailyReserve.useSync((service) => service).pipe(
@@ -334,12 +261,6 @@ const instanceOver = (table: ReturnType<typeof sharedTable>, before?: Effect.Eff
     }
   })
 
-/** The pause cell as the budget item holds it. */
-const dailyCell = (table: ReturnType<typeof sharedTable>) => {
-  const map = table.store.item?.daily?.M ?? {}
-  return Object.fromEntries(Object.entries(map).map(([field, value]) => [field, Number(value.N)]))
-}
-
 const t0 = Date.UTC(2026, 2, 1, 12, 0, 0)
 const midnight = Date.UTC(2026, 2, 2)
 
@@ -349,7 +270,7 @@ describe("the daily reserve shared on the budget table", () => {
     () =>
       Effect.gen(function* () {
         yield* TestClock.setTime(t0)
-        const table = sharedTable()
+        const table = sharedBudgetTable()
         const a = yield* instanceOver(table)
         const b = yield* instanceOver(table)
         expect(yield* a.admit).toBe("call")
@@ -359,7 +280,7 @@ describe("the daily reserve shared on the budget table", () => {
         expect(table.store.item).toBeUndefined()
 
         yield* a.observe(99, "call")
-        expect(dailyCell(table)).toEqual({
+        expect(numberCell(table, "daily")).toEqual({
           since: t0,
           remaining: 99,
           resumeAt: midnight,
@@ -403,7 +324,7 @@ describe("the daily reserve shared on the budget table", () => {
       yield* TestClock.setTime(t0)
       const full = { since: t0, remaining: 99, resumeAt: midnight, probeAt: t0 + recheck, at: t0 }
       for (const missing of ["since", "remaining", "resumeAt", "probeAt"]) {
-        const table = sharedTable()
+        const table = sharedBudgetTable()
         const fields = Object.entries(full).filter(([field]) => field !== missing)
         table.store.item = {
           daily: { M: Object.fromEntries(fields.map(([field, value]) => [field, { N: String(value) }])) },
@@ -420,7 +341,7 @@ describe("the daily reserve shared on the budget table", () => {
   it.effect("while paused, a call's answer neither lifts the pause nor changes its count: only a probe's can", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       yield* a.observe(99, "call")
       // Answers to calls sent before the pause.
@@ -428,14 +349,14 @@ describe("the daily reserve shared on the budget table", () => {
       yield* a.observe(10_000, "call")
       expect(yield* a.status).toEqual({ remaining: 10_000, refused: 0, paused: true })
       expect(yield* a.refused).toMatchObject({ _tag: "AlmaPaused", remaining: 99 })
-      expect(dailyCell(table)).toMatchObject({ remaining: 99 })
+      expect(numberCell(table, "daily")).toMatchObject({ remaining: 99 })
     })
   )
 
   it.effect("one call probes exactly when the recheck period is up; a served probe with no count lifts the pause", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       yield* a.observe(99, "call")
       yield* TestClock.setTime(t0 + recheck - 1)
@@ -463,7 +384,7 @@ describe("the daily reserve shared on the budget table", () => {
   it.effect("the midnight probe comes exactly at midnight, and puts the next one off to the midnight after", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(midnight - 60_000)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       yield* a.observe(99, "call")
       yield* TestClock.setTime(midnight - 1)
@@ -474,14 +395,14 @@ describe("the daily reserve shared on the budget table", () => {
         resumeAt: "2026-03-03T00:00:00.000Z",
         nextProbeAt: "2026-03-02T00:05:00.000Z"
       })
-      expect(dailyCell(table)).toMatchObject({ resumeAt: midnight + 86_400_000, probeAt: midnight + recheck })
+      expect(numberCell(table, "daily")).toMatchObject({ resumeAt: midnight + 86_400_000, probeAt: midnight + recheck })
     })
   )
 
   it.effect("two instances due a probe at once: the one that loses the race for it is refused", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.observe(99, "call")
@@ -499,7 +420,7 @@ describe("the daily reserve shared on the budget table", () => {
     () =>
       Effect.gen(function* () {
         yield* TestClock.setTime(t0)
-        const table = sharedTable()
+        const table = sharedBudgetTable()
         const a = yield* instanceOver(table)
         const b = yield* instanceOver(table)
         yield* a.observe(99, "call")
@@ -510,10 +431,10 @@ describe("the daily reserve shared on the budget table", () => {
         yield* TestClock.setTime(t0 + 2 * recheck)
         const writes = table.store.writes
         yield* a.observe(98, "probe")
-        expect(dailyCell(table)).toMatchObject({ remaining: 98, probeAt: t0 + 2 * recheck })
+        expect(numberCell(table, "daily")).toMatchObject({ remaining: 98, probeAt: t0 + 2 * recheck })
         expect(table.store.writes - writes).toBe(1)
         expect(yield* b.admit).toBe("probe")
-        expect(dailyCell(table)).toMatchObject({ remaining: 98, probeAt: t0 + 3 * recheck })
+        expect(numberCell(table, "daily")).toMatchObject({ remaining: 98, probeAt: t0 + 3 * recheck })
         a.sync()
         expect(yield* a.refused).toMatchObject({ remaining: 98, nextProbeAt: "2026-03-01T12:15:00.000Z" })
       })
@@ -522,7 +443,7 @@ describe("the daily reserve shared on the budget table", () => {
   it.effect("an instance that loses the race for the probe four times running is refused this time", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       yield* a.observe(99, "call")
       let left = 99
@@ -537,14 +458,14 @@ describe("the daily reserve shared on the budget table", () => {
       yield* TestClock.setTime(t0 + recheck)
       expect(yield* b.refused).toMatchObject({ _tag: "AlmaPaused", remaining: 95 })
       expect(left).toBe(95)
-      expect(dailyCell(table)).toMatchObject({ remaining: 95, probeAt: t0 + recheck })
+      expect(numberCell(table, "daily")).toMatchObject({ remaining: 95, probeAt: t0 + recheck })
     })
   )
 
   it.effect("a short count whose write finds the pause lifted meanwhile pauses the fleet again", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.observe(99, "call")
@@ -554,7 +475,7 @@ describe("the daily reserve shared on the budget table", () => {
       expect(yield* a.status).toMatchObject({ paused: false })
       // B has seen none of it: its count, read after the lift, is short.
       yield* b.observe(80, "call")
-      expect(dailyCell(table)).toMatchObject({ since: t0 + recheck, remaining: 80 })
+      expect(numberCell(table, "daily")).toMatchObject({ since: t0 + recheck, remaining: 80 })
       expect(b.logs.count("Alma daily reserve reached")).toBe(1)
       a.sync()
       expect(yield* a.refused).toMatchObject({ remaining: 80, since: "2026-03-01T12:05:00.000Z" })
@@ -564,7 +485,7 @@ describe("the daily reserve shared on the budget table", () => {
   it.effect("a probe's answer whose lift finds another instance's later claim lifts the pause all the same", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(t0)
-      const table = sharedTable()
+      const table = sharedBudgetTable()
       const a = yield* instanceOver(table)
       const b = yield* instanceOver(table)
       yield* a.observe(99, "call")
