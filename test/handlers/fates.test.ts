@@ -29,14 +29,6 @@ import { lambdaContext, makeCapture, makeMemoryStack, patron, sqsEvent } from ".
 
 const context = { getRemainingTimeInMillis: () => 60_000 }
 
-const logLines = (capture: ReturnType<typeof makeCapture>) =>
-  capture
-    .json()
-    .filter(
-      (line): line is { message: unknown; level: string; annotations: Record<string, unknown> } =>
-        typeof line === "object" && line !== null && "annotations" in line
-    )
-
 describe("the fate table (verdictOf)", () => {
   const table = [
     [new MessageUndecodable({ problem: "p" }), "Error"],
@@ -90,7 +82,7 @@ describe("each function's spec", () => {
               ? stack.handler(requestBatch)
               : stack.handler(feeBatch)
       await handler(sqsEvent([["m1", body]]), lambdaContext())
-      const [line] = logLines(stack.capture)
+      const [line] = stack.capture.logs()
       expect(line?.annotations).toMatchObject({ ...ids, function: name, queue, messageId: "m1" })
       const emf = stack.capture.json().find((l) => typeof l === "object" && l !== null && "_aws" in l)
       expect(emf).toMatchObject({ Function: name, Received: 1 })
@@ -127,7 +119,7 @@ const runBatch = (
     Effect.provide(stack.services),
     Effect.map((response) => ({
       response,
-      lines: logLines(stack.capture),
+      lines: stack.capture.logs(),
       emf: stack.capture.json().find((l) => typeof l === "object" && l !== null && "_aws" in l),
       redelivered: stack.queues.redelivered
     }))

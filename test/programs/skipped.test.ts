@@ -11,20 +11,6 @@ import { makeMemoryStack, patron } from "../support/memoryStack.js"
 const now = Date.parse("2026-11-25T12:00:00Z")
 const atFixedTime = <A, E, R>(test: Effect.Effect<A, E, R>) => Effect.andThen(TestClock.setTime(now), test)
 
-interface Line {
-  readonly message: unknown
-  readonly level: string
-  readonly annotations: Record<string, unknown>
-}
-const linesOf = (stack: ReturnType<typeof makeMemoryStack>) =>
-  stack.capture
-    .json()
-    .filter((line): line is Line => typeof line === "object" && line !== null && "annotations" in line)
-const skippedLines = (stack: ReturnType<typeof makeMemoryStack>) =>
-  linesOf(stack)
-    .filter((line) => line.message === "item skipped")
-    .map((line) => line.annotations)
-
 describe("entries of a stored user record that are no usable ID", () => {
   it.effect("are logged with what they are and the rule they break, dropped, never deleted by", () => {
     const stack = makeMemoryStack({ U1: patron() }, { ITEM_REFRESH: "inline" })
@@ -40,7 +26,7 @@ describe("entries of a stored user record that are no usable ID", () => {
       })
       stack.cache.tables.loan.set("L1", { loan_id: "L1" })
       yield* updateUser("U1")
-      expect(skippedLines(stack)).toEqual([
+      expect(stack.capture.skipped()).toEqual([
         expect.objectContaining({ kind: "loan", itemId: "5", rule: "a number, not a string ID" }),
         expect.objectContaining({ kind: "loan", itemId: "null", rule: "a null, not a string ID" }),
         expect.objectContaining({ kind: "loan", itemId: "", rule: "an empty ID" }),
@@ -78,7 +64,7 @@ describe("list entries Alma sent that cannot be read", () => {
     return Effect.gen(function* () {
       stack.cache.tables.loan.set("L9", { loan_id: "L9", title: "kept" })
       expect(yield* updateUser("U1")).toEqual({ _tag: "Cached", skipped: 2 })
-      expect(skippedLines(stack)).toEqual([
+      expect(stack.capture.skipped()).toEqual([
         expect.objectContaining({ kind: "loan", itemId: "(no ID)", rule: "unreadable: loan_id: Expected string" }),
         expect.objectContaining({ kind: "loan", itemId: "L9", rule: "unreadable: due_date: Expected string" })
       ])
@@ -98,7 +84,9 @@ describe("an item too large for DynamoDB whole", () => {
     )
     return Effect.gen(function* () {
       yield* updateUser("U1")
-      const reduced = linesOf(stack).find((line) => line.message === "item kept with the readers' attributes only")
+      const reduced = stack.capture
+        .logs()
+        .find((line) => line.message === "item kept with the readers' attributes only")
       expect(reduced?.level).toBe("WARN")
       expect(reduced?.annotations).toMatchObject({ kind: "loan", itemId: "L1" })
       expect(reduced?.annotations.bytes).toBeGreaterThan(420 * 1024)
@@ -122,9 +110,11 @@ describe("an item answered ambiguously", () => {
         _tag: "Discarded",
         reason: "request-not-found"
       })
-      const warnings = linesOf(stack).filter(
-        (line) => line.message === "Alma's answer proves nothing about the item: confirming from the user's list"
-      )
+      const warnings = stack.capture
+        .logs()
+        .filter(
+          (line) => line.message === "Alma's answer proves nothing about the item: confirming from the user's list"
+        )
       expect(warnings.map((line) => line.annotations)).toEqual([
         expect.objectContaining({ code: "401652", status: 400, trackingId: "E01-T" }),
         expect.objectContaining({ code: "401694", status: 400, trackingId: "" })
@@ -149,7 +139,7 @@ describe("an item answered ambiguously", () => {
       stack.alma.itemFailures.set("L2", new AlmaAmbiguous({ entity: "loan", id: "L2", status: 400, code: "401652" }))
       expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Cached", skipped: 1 })
       expect(stack.cache.tables.loan.get("L2")).toEqual({ loan_id: "L2", title: "kept" })
-      expect(skippedLines(stack)).toEqual([
+      expect(stack.capture.skipped()).toEqual([
         expect.objectContaining({ kind: "loan", itemId: "L2", rule: "unreadable: due_date: Expected string" })
       ])
     }).pipe(Effect.provide(stack.services), atFixedTime)
@@ -194,7 +184,7 @@ describe("items whose queue message would not decode at their Lambda", () => {
     return Effect.gen(function* () {
       expect(yield* updateUser("U1")).toEqual({ _tag: "Cached", skipped: 1 })
       expect(stack.queues.sent.get(testEnvironment.LOAN_QUEUE_URL ?? "")).toEqual(['{"userID":"U1","loanID":"L1"}'])
-      expect(skippedLines(stack)).toEqual([
+      expect(stack.capture.skipped()).toEqual([
         expect.objectContaining({
           kind: "loan",
           itemId: "..",

@@ -29,20 +29,6 @@ const storedUser = (loanIds: ReadonlyArray<string>, cachedAt: number) => ({
   cached_at: cachedAt
 })
 
-interface Line {
-  readonly message: unknown
-  readonly level: string
-  readonly annotations: Record<string, unknown>
-}
-const linesOf = (stack: ReturnType<typeof makeMemoryStack>) =>
-  stack.capture
-    .json()
-    .filter((line): line is Line => typeof line === "object" && line !== null && "annotations" in line)
-const skippedLines = (stack: ReturnType<typeof makeMemoryStack>) =>
-  linesOf(stack)
-    .filter((line) => line.message === "item skipped")
-    .map((line) => line.annotations)
-
 /** Runs the program in a fiber while the test clock moves on far enough for every back-off to end. */
 const withClockRunning = <A, E, R>(program: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
@@ -188,7 +174,7 @@ describe("an item answered ambiguously, confirmed from the user's list", () => {
       stack.alma.itemFailures.set("L2", new AlmaAmbiguous({ entity: "loan", id: "L2", status: 400, code: "401652" }))
       expect(yield* updateLoan({ userID: "U1", loanID: "L2" })).toEqual({ _tag: "Discarded", reason: "loan-not-found" })
       expect(present(stack.cache, "loan").has("L2")).toBe(false)
-      expect(skippedLines(stack)).toEqual([])
+      expect(stack.capture.skipped()).toEqual([])
     }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 })
@@ -199,7 +185,7 @@ describe("what a refresh logs of entries it cannot use", () => {
     return Effect.gen(function* () {
       stack.cache.tables.user.set("u1", { ...storedUser([], now - 1_000), loan_ids: [{ note: "x".repeat(300) }] })
       yield* updateUser("U1")
-      const [line] = skippedLines(stack)
+      const [line] = stack.capture.skipped()
       expect(line).toMatchObject({ kind: "loan", rule: "a object, not a string ID" })
       expect(line?.itemId).toBe(`{"note":"${"x".repeat(91)}`)
     }).pipe(Effect.provide(stack.services), atFixedTime)

@@ -10,7 +10,16 @@ import { layerMemory as cacheMemory, makeMemoryCache } from "../../src/services/
 import { makeMemoryQueues, layerMemory as queuesMemory } from "../../src/services/testing/QueuesMemory.js"
 import { testConfig } from "./layers.js"
 
-/** Everything printed (JSON log lines and the EMF line), captured. */
+/** One JSON log line as `Logger.consoleJson` prints it. */
+export interface LogLine {
+  readonly message: unknown
+  readonly level: string
+  readonly annotations: Record<string, unknown>
+}
+
+const isLogLine = (line: unknown): line is LogLine => typeof line === "object" && line !== null && "annotations" in line
+
+/** Everything printed (JSON log lines and the EMF line), captured; `logs` the log lines alone. */
 export const makeCapture = () => {
   const lines: Array<string> = []
   const console: Console.Console = Object.assign(Object.create(globalThis.console), {
@@ -19,7 +28,14 @@ export const makeCapture = () => {
     }
   })
   const layer = Layer.mergeAll(Logger.layer([Logger.consoleJson]), Layer.succeed(Console.Console, console))
-  return { lines, layer, json: () => lines.map((line): unknown => JSON.parse(line)) }
+  const json = () => lines.map((line): unknown => JSON.parse(line))
+  const logs = () => json().filter(isLogLine)
+  /** The annotations of each "item skipped" line: the item's ID and the rule it broke. */
+  const skipped = () =>
+    logs()
+      .filter((line) => line.message === "item skipped")
+      .map((line) => line.annotations)
+  return { lines, layer, json, logs, skipped }
 }
 
 /** The services in memory behind the real batch runner: for program and handler tests. */
