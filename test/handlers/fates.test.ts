@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, Schema } from "effect"
+import { Effect, Metric } from "effect"
 import { TestClock } from "effect/testing"
-import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
+import { processBatch } from "../../src/handlers/BatchRunner.js"
 import { MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "../../src/handlers/Fate.js"
 import { emitMetrics } from "../../src/handlers/Metrics.js"
 import { feeBatch, loanBatch, requestBatch, userBatch } from "../../src/handlers/specs.js"
@@ -25,7 +25,7 @@ import {
   UserRecordTooLarge
 } from "../../src/services/CacheStoreError.js"
 import { QueueSendFailed } from "../../src/services/QueueError.js"
-import { lambdaContext, makeCapture, makeMemoryStack, patron, sqsEvent } from "../support/memoryStack.js"
+import { lambdaContext, makeCapture, makeMemoryStack, patron, sqsEvent, stringSpec } from "../support/memoryStack.js"
 
 const context = { getRemainingTimeInMillis: () => 60_000 }
 
@@ -107,13 +107,7 @@ const runBatch = (
     Metric.update(Metric.withAttributes(almaCalls, { endpoint: "loans" }), options.before?.calls ?? 0),
     Metric.update(almaRateLimited, options.before?.rateLimited ?? 0)
   ])
-  const spec: BatchSpec<string, never> = {
-    name: "updateTest",
-    queue: "tests",
-    message: Schema.String,
-    ids: (body) => ({ body }),
-    run
-  }
+  const spec = stringSpec(run)
   const batch = processBatch(spec)(sqsEvent(bodies.map((body, i): [string, string] => [`m${i}`, body])), context)
   return Effect.andThen(earlier, batch).pipe(
     Effect.provide(stack.services),

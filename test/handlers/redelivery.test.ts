@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { SQSRecord } from "aws-lambda"
-import { Duration, Effect, Fiber, Layer, Schema } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
+import { processBatch } from "../../src/handlers/BatchRunner.js"
 import type { RecordFailure } from "../../src/handlers/Fate.js"
 import { cachedSkipping, type Outcome } from "../../src/programs/Outcome.js"
 import { AlmaPaused, AlmaRateLimited } from "../../src/services/AlmaError.js"
@@ -10,7 +10,7 @@ import { UserRecordTooLarge } from "../../src/services/CacheStoreError.js"
 import { Queues, type Redelivery } from "../../src/services/Queues.js"
 import { layerMemory as almaMemory, makeMemoryAlma } from "../../src/services/testing/AlmaMemory.js"
 import { testConfig } from "../support/layers.js"
-import { makeCapture, sqsRecord } from "../support/memoryStack.js"
+import { makeCapture, sqsRecord, stringSpec } from "../support/memoryStack.js"
 
 /**
  * The batch runner's handling of deferred records, seen from what it asks `Queues.redeliver` to
@@ -54,13 +54,7 @@ const runBatch = (
         })
     })
   )
-  const spec: BatchSpec<string, never> = {
-    name: "updateTest",
-    queue: "tests",
-    message: Schema.String,
-    ids: (body) => ({ body }),
-    run
-  }
+  const spec = stringSpec(run)
   const context = { getRemainingTimeInMillis: () => 60_000 }
   return processBatch(spec)({ Records: [...records] }, context).pipe(
     Effect.provide(Layer.mergeAll(almaMemory(makeMemoryAlma()), queues, testConfig(), capture.layer)),
@@ -69,10 +63,7 @@ const runBatch = (
       return {
         response,
         calls,
-        lines: json.filter(
-          (line): line is { message: unknown; level: string; annotations: Record<string, unknown> } =>
-            typeof line === "object" && line !== null && "annotations" in line
-        ),
+        lines: capture.logs(),
         emf: json.find((line) => typeof line === "object" && line !== null && "_aws" in line)
       }
     })

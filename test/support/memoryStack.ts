@@ -1,7 +1,9 @@
 import type { Context as LambdaContext, SQSEvent, SQSRecord } from "aws-lambda"
-import { Console, Layer, Logger, ManagedRuntime } from "effect"
+import { Console, type Effect, Layer, Logger, ManagedRuntime, Schema } from "effect"
 import type { BatchSpec } from "../../src/handlers/BatchRunner.js"
+import type { RecordFailure } from "../../src/handlers/Fate.js"
 import { containerMetrics, makeLambdaHandler, type ServiceContext } from "../../src/handlers/runtime.js"
+import type { Outcome } from "../../src/programs/Outcome.js"
 import type { Fee } from "../../src/schema/Fee.js"
 import type { Loan } from "../../src/schema/Loan.js"
 import type { Request } from "../../src/schema/Request.js"
@@ -37,6 +39,15 @@ export const makeCapture = () => {
       .map((line) => line.annotations)
   return { lines, layer, json, logs, skipped }
 }
+
+/** A Lambda's spec whose messages are plain strings, each run by `run`: for batch runner tests. */
+export const stringSpec = (run: (body: string) => Effect.Effect<Outcome, RecordFailure>): BatchSpec<string, never> => ({
+  name: "updateTest",
+  queue: "tests",
+  message: Schema.String,
+  ids: (body) => ({ body }),
+  run
+})
 
 /** The services in memory behind the real batch runner: for program and handler tests. */
 export const makeMemoryStack = (patrons: Record<string, AlmaPatron> = {}, env: Record<string, string> = {}) => {
