@@ -1,6 +1,7 @@
 import { Context, Duration, Effect, Layer, Redacted, Schema, SchemaIssue } from "effect"
 import { caches } from "../schema/Caches.js"
 import type { ExpiryPolicy } from "../schema/Expiry.js"
+import { isHttpUrlText } from "../schema/HttpUrl.js"
 
 /**
  * Everything the Lambdas read from their environment, decoded once per container. A bad or missing
@@ -12,13 +13,7 @@ const Text = Schema.Trim.pipe(Schema.check(Schema.isMinLength(1)))
 const PositiveInt = Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThan(0)))
 const PositiveNumber = Schema.NumberFromString.pipe(Schema.check(Schema.isFinite(), Schema.isGreaterThan(0)))
 const NonNegativeInt = Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)))
-const HttpUrl = Text.pipe(
-  Schema.check(
-    Schema.makeFilter<string>((url) => URL.canParse(url) && /^https?:\/\//.test(url), {
-      expected: "an http(s) URL"
-    })
-  )
-)
+const HttpUrl = Text.pipe(Schema.check(isHttpUrlText))
 
 export const EnvironmentSchema = Schema.Struct({
   ALMA_BASE_URL: HttpUrl,

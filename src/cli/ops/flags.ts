@@ -1,13 +1,8 @@
 import { Effect, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { HttpUrl } from "../../schema/HttpUrl.js"
 import { UsageError } from "./failure.js"
 
-/** An http(s) URL: every URL the commands take (queues, endpoints, Alma) is checked by this one schema. */
-export const HttpUrl = Schema.String.pipe(
-  Schema.check(
-    Schema.makeFilter<string>((url) => URL.canParse(url) && /^https?:\/\//.test(url), { expected: "an http(s) URL" })
-  )
-)
 export const isHttpUrl = Schema.is(HttpUrl)
 
 /**
