@@ -30,7 +30,10 @@ const storable = (value: unknown): unknown => {
 export const marshallRecord = (record: object): Record<string, AttributeValue> =>
   marshall(storable(record), {
     removeUndefinedValues: true,
-    convertClassInstanceToMap: false,
+    // After `storable` every object is plain data; one whose own keys shadow Object.prototype's (an
+    // Alma object with a `constructor` field) looks like a class instance to marshall, which would
+    // otherwise throw and fail the patron's whole refresh.
+    convertClassInstanceToMap: true,
     // Every number left is a double JavaScript already holds: DynamoDB gets its shortest exact text.
     allowImpreciseNumbers: true
   })

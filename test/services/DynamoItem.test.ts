@@ -22,6 +22,16 @@ describe("marshallRecord", () => {
     })
   })
 
+  it("stores an Alma object with a key named like an Object.prototype member as a map, whatever its value", () => {
+    // JSON.parse gives such an object own keys that shadow Object.prototype's: still plain data.
+    const location = JSON.parse('{"constructor":"x","toString":"y","hasOwnProperty":1}')
+    expect(marshallRecord({ loan_id: "L1", location })).toEqual({
+      loan_id: { S: "L1" },
+      location: { M: { constructor: { S: "x" }, toString: { S: "y" }, hasOwnProperty: { N: "1" } } }
+    })
+    expect(prepareItem({ loan_id: "L1", location }, ["loan_id"], "loan_id")).toMatchObject({ _tag: "Whole" })
+  })
+
   it("leaves out attributes that are undefined, at any depth", () => {
     expect(marshallRecord({ id: "L1", gone: undefined, nested: { kept: 1, gone: undefined } })).toStrictEqual({
       id: { S: "L1" },
