@@ -6,7 +6,7 @@ import { describeIssue } from "../schema/describeIssue.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Queues, type Redelivery } from "../services/Queues.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
-import { emitMetrics, invocationMetrics, recordCounters } from "./Metrics.js"
+import { almaMetrics, emitMetrics } from "./Metrics.js"
 
 /**
  * What one Lambda does with each record of its queue: decode the body, run the program. Everything
@@ -85,11 +85,20 @@ export const processBatch =
 
       const processed = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
       const reports = yield* redeliverDeferred(processed)
-      yield* Effect.forEach(reports, countRecord, { discard: true })
+      const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
       yield* emitMetrics(
         spec.name,
         config.stage,
-        invocationMetrics(before, yield* Metric.snapshot),
+        {
+          received: reports.length,
+          succeeded: count("succeeded"),
+          discarded: count("discarded"),
+          retried: count("retried"),
+          deferred: count("deferred"),
+          skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
+          tooLarge: reports.filter((r) => r.errorTag === "UserRecordTooLarge").length,
+          ...almaMetrics(before, yield* Metric.snapshot)
+        },
         yield* Clock.currentTimeMillis
       )
       const response: SQSBatchResponse = {
@@ -99,18 +108,6 @@ export const processBatch =
       }
       return response
     }).pipe(Effect.withSpan(`${spec.name}.batch`, { attributes: { records: event.Records.length } }))
-
-/** One record in the runner's counters: received, its fate, its skipped items, a patron too large. */
-const countRecord = (report: RecordReport) =>
-  Effect.all(
-    [
-      Metric.update(recordCounters.received, 1),
-      Metric.update(recordCounters[report.fate], 1),
-      Metric.update(recordCounters.skipped, report.skipped),
-      report.errorTag === "UserRecordTooLarge" ? Metric.update(recordCounters.tooLarge, 1) : Effect.void
-    ],
-    { discard: true }
-  )
 
 /** Logs the record's one fate. A defect (a bug) is retried too: nothing is lost while it is fixed. */
 const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Effect.Effect<RecordReport> => {

@@ -1,4 +1,4 @@
-import { Console, Effect, Metric } from "effect"
+import { Console, Effect, type Metric } from "effect"
 import { almaCalls, almaRateLimited, almaRemaining } from "../services/AlmaMetrics.js"
 
 /** Per-invocation counts, written as one CloudWatch Embedded Metric Format line. */
@@ -19,39 +19,29 @@ export interface InvocationMetrics {
   readonly almaRemaining?: number | undefined
 }
 
-/** The runner's own counters, one update per record: its fate, its skipped items, a patron too large. */
-export const recordCounters = {
-  received: Metric.counter("Received", { incremental: true }),
-  succeeded: Metric.counter("Succeeded", { incremental: true }),
-  discarded: Metric.counter("Discarded", { incremental: true }),
-  retried: Metric.counter("Retried", { incremental: true }),
-  deferred: Metric.counter("Deferred", { incremental: true }),
-  skipped: Metric.counter("Skipped", { incremental: true }),
-  tooLarge: Metric.counter("TooLarge", { incremental: true })
-}
-
-/** The EMF line's counts, in its order, each named as its metric is. */
-const units: ReadonlyArray<readonly [Exclude<keyof InvocationMetrics, "almaRemaining">, string]> = [
-  ["received", recordCounters.received.id],
-  ["succeeded", recordCounters.succeeded.id],
-  ["discarded", recordCounters.discarded.id],
-  ["retried", recordCounters.retried.id],
-  ["deferred", recordCounters.deferred.id],
-  ["skipped", recordCounters.skipped.id],
-  ["tooLarge", recordCounters.tooLarge.id],
+const units: ReadonlyArray<[Exclude<keyof InvocationMetrics, "almaRemaining">, string]> = [
+  ["received", "Received"],
+  ["succeeded", "Succeeded"],
+  ["discarded", "Discarded"],
+  ["retried", "Retried"],
+  ["deferred", "Deferred"],
+  ["skipped", "Skipped"],
+  ["tooLarge", "TooLarge"],
   ["almaCalls", almaCalls.id],
   ["alma429", almaRateLimited.id]
 ]
 
 /**
- * An invocation's metrics from the container's registry before and after it: each counter's change
- * (summed over its attributes, e.g. Alma's endpoints), and the last `AlmaRemaining` if Alma told one.
- * A Lambda container runs one invocation at a time, so the change is the invocation's alone.
+ * What this invocation asked of Alma, from the container's metric registry before and after it:
+ * each Alma counter's change (summed over its attributes, the endpoints), and the last
+ * `AlmaRemaining` if Alma has told one. (The records' counts are the invocation's own reports: a
+ * container's counters would include an invocation overlapping this one, as the emulator runs a
+ * timed-out one on; Alma's calls cannot be told apart so.)
  */
-export const invocationMetrics = (
+export const almaMetrics = (
   before: ReadonlyArray<Metric.Metric.Snapshot>,
   after: ReadonlyArray<Metric.Metric.Snapshot>
-): InvocationMetrics => {
+): Pick<InvocationMetrics, "almaCalls" | "alma429" | "almaRemaining"> => {
   const total = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: string) =>
     snapshots.reduce(
       (sum, snapshot) => (snapshot.type === "Counter" && snapshot.id === id ? sum + Number(snapshot.state.count) : sum),
@@ -60,13 +50,6 @@ export const invocationMetrics = (
   const change = (metric: Metric.Metric<number, unknown>) => total(after, metric.id) - total(before, metric.id)
   const remaining = after.find((snapshot) => snapshot.type === "Gauge" && snapshot.id === almaRemaining.id)
   return {
-    received: change(recordCounters.received),
-    succeeded: change(recordCounters.succeeded),
-    discarded: change(recordCounters.discarded),
-    retried: change(recordCounters.retried),
-    deferred: change(recordCounters.deferred),
-    skipped: change(recordCounters.skipped),
-    tooLarge: change(recordCounters.tooLarge),
     almaCalls: change(almaCalls),
     alma429: change(almaRateLimited),
     almaRemaining: remaining?.type === "Gauge" ? Number(remaining.state.value) : undefined

@@ -23,11 +23,13 @@ export const liveServices = (
   config: Layer.Layer<AppConfig, ConfigInvalid>,
   clients: Layer.Layer<AwsClients, never, AppConfig> = AwsClients.layer
 ): Layer.Layer<ServiceContext, ConfigInvalid> =>
-  Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer, containerMetrics).pipe(
+  Layer.mergeAll(Alma.layerWithoutHttp, CacheStore.layer, Queues.layer).pipe(
     Layer.provide(AlmaApiKey.layer),
     Layer.provide(FetchHttpClient.layer),
     Layer.provide(clients),
-    Layer.provideMerge(config)
+    Layer.provideMerge(config),
+    // Provided to the services, not beside them: what they count while being built is the container's too.
+    Layer.provideMerge(containerMetrics)
   )
 
 /** Structured JSON logs, one object per line, as CloudWatch Logs Insights reads them. */

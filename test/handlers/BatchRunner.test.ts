@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber } from "effect"
+import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
 import type { ServiceContext } from "../../src/handlers/runtime.js"
 import { feeBatch, loanBatch, userBatch } from "../../src/handlers/specs.js"
+import { cachedSkipping } from "../../src/programs/Outcome.js"
 import {
   AlmaApiKeyUnavailable,
   AlmaBadResponse,
@@ -14,7 +15,7 @@ import {
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testApiKey } from "../support/env.js"
-import { lambdaContext, makeMemoryStack, patron, sqsEvent } from "../support/memoryStack.js"
+import { lambdaContext, makeMemoryStack, patron, sqsEvent, stringSpec } from "../support/memoryStack.js"
 
 const loan = (id: string) => ({ loan_id: id, user_id: "U1", due_date: "2026-12-01T22:00:00Z" })
 
@@ -186,6 +187,44 @@ describe("the fate of each record", () => {
 })
 
 describe("a batch", () => {
+  it.effect("overlapping another on its container, counts its own records in its EMF line, and only those", () => {
+    // The emulator invokes a container again while a timed-out invocation still runs (its promise
+    // cannot be cancelled): the second must not count the first's records, nor the first the second's.
+    const stack = makeMemoryStack()
+    const context = { getRemainingTimeInMillis: () => 60_000 }
+    return Effect.gen(function* () {
+      const waiting = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const spec = stringSpec((body) =>
+        body === "slow"
+          ? Deferred.succeed(waiting, undefined).pipe(
+              Effect.andThen(Deferred.await(gate)),
+              Effect.as(cachedSkipping(0))
+            )
+          : Effect.succeed(cachedSkipping(0))
+      )
+      const first = yield* Effect.forkChild(
+        processBatch(spec)(
+          sqsEvent([
+            ["a1", "slow"],
+            ["a2", "fast"],
+            ["a3", "fast"]
+          ]),
+          context
+        )
+      )
+      yield* Deferred.await(waiting)
+      yield* processBatch(spec)(sqsEvent([["b1", "fast"]]), context)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      const received = stack.capture
+        .json()
+        .filter((line): line is Record<string, unknown> => typeof line === "object" && line !== null && "_aws" in line)
+        .map((line) => line.Received)
+      expect(received).toEqual([1, 3])
+    }).pipe(Effect.provide(stack.services))
+  })
+
   it("of 10 with mixed outcomes returns exactly the failing messageIds, one fate each", async () => {
     const patrons = Object.fromEntries(["A", "B", "C", "D", "E"].map((id) => [id, patron([loan(`${id}1`)])]))
     const stack = makeMemoryStack(patrons)

@@ -3,7 +3,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { makeHandlers } from "../../src/handlers/index.js"
-import { disposeOnShutdown } from "../../src/handlers/runtime.js"
+import { disposeOnShutdown, liveServices } from "../../src/handlers/runtime.js"
+import { almaUsage, countCall } from "../../src/services/AlmaMetrics.js"
+import { AppConfig } from "../../src/services/AppConfig.js"
 import type { AwsClients } from "../../src/services/AwsClients.js"
 import { testEnvironment } from "../support/env.js"
 import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
@@ -93,5 +95,27 @@ describe("disposeOnShutdown (each deployed Lambda's runtime)", () => {
     expect(await exited).toBe(0)
     expect(events).toEqual(["finalized", "exit 0"])
     expect(signals.listenerCount("SIGTERM")).toBe(0)
+  })
+})
+
+describe("a container's metrics", () => {
+  it("are its own: two runtimes of the live services, as two containers of a local run, never count together", async () => {
+    const containers = [0, 1].map(() => ManagedRuntime.make(liveServices(AppConfig.layerFrom(testEnvironment))))
+    const [first, second] = containers
+    if (first === undefined || second === undefined) throw new Error("two runtimes")
+    const processWide = await Effect.runPromise(almaUsage)
+    await first.runPromise(Effect.all([countCall("loans"), countCall("loans"), countCall("fee")]))
+    await second.runPromise(countCall("request"))
+    expect((await first.runPromise(almaUsage)).byEndpoint).toEqual({
+      loans: 2,
+      loan: 0,
+      requests: 0,
+      request: 0,
+      fees: 0,
+      fee: 1
+    })
+    expect(await second.runPromise(almaUsage)).toMatchObject({ calls: 1, byEndpoint: { request: 1 } })
+    expect(await Effect.runPromise(almaUsage)).toEqual(processWide)
+    await Promise.all(containers.map((container) => container.dispose()))
   })
 })

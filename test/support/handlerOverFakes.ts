@@ -1,5 +1,5 @@
 import { Layer, ManagedRuntime } from "effect"
-import { makeLambdaHandler, type ServiceContext } from "../../src/handlers/runtime.js"
+import { containerMetrics, makeLambdaHandler, type ServiceContext } from "../../src/handlers/runtime.js"
 import { loanBatch, userBatch } from "../../src/handlers/specs.js"
 import { Alma } from "../../src/services/Alma.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
@@ -40,6 +40,7 @@ export const handlerOverFakes = (options: { readonly ssm?: FakeAnswerer } = {}) 
     Layer.provide(aws),
     Layer.provideMerge(testConfig({ ALMA_API_KEY: undefined, ALMA_API_KEY_NAME: "/alma/key" })),
     Layer.provideMerge(capture.layer),
+    Layer.provideMerge(containerMetrics),
     Layer.orDie
   )
   const runtime = ManagedRuntime.make(services)

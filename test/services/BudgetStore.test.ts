@@ -1,0 +1,72 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import * as BudgetStore from "../../src/services/BudgetStore.js"
+import {
+  BudgetConditionFailed,
+  type BudgetItem,
+  BudgetTable,
+  BudgetTableUnavailable
+} from "../../src/services/BudgetTable.js"
+
+// How the store's attempts end, over a table that another writer always beats: every write finds
+// the item changed. (What the store writes, and that it equals Effect's memory store, is the
+// differential test's, BudgetStore.dynamodb.test.ts.)
+
+/** A table whose every update fails its condition; the `unavailableAt`-th fails as an unreachable table. */
+const contestedTable = (unavailableAt?: number) => {
+  const calls: Array<string> = []
+  let image: BudgetItem | undefined
+  const table = BudgetTable.of({
+    name: "budget",
+    update: (key) =>
+      Effect.suspend((): Effect.Effect<never, BudgetConditionFailed | BudgetTableUnavailable> => {
+        calls.push("update")
+        if (calls.filter((call) => call === "update").length === unavailableAt) {
+          return Effect.fail(
+            new BudgetTableUnavailable({ table: "budget", operation: "UpdateItem", code: "Unreachable", detail: "" })
+          )
+        }
+        // The failed condition brings back the item as the other writer left it.
+        image = { fw_count: { N: "1" } }
+        return Effect.fail(new BudgetConditionFailed({ key }))
+      }),
+    read: () =>
+      Effect.sync(() => {
+        calls.push("read")
+        return image
+      }),
+    image: () => Effect.sync(() => image),
+    requests: Effect.succeed(0)
+  })
+  return { calls, layer: Layer.succeed(BudgetTable, table) }
+}
+
+const take = { key: "alma", tokens: 1, refillRate: Duration.millis(100), limit: 10 }
+
+describe("the budget store's attempts", () => {
+  it.effect("a write that loses every race is tried 8 times, then fails the take with the store's error", () =>
+    Effect.gen(function* () {
+      const table = contestedTable()
+      const store = yield* BudgetStore.make().pipe(Effect.provide(table.layer))
+      const error = yield* Effect.flip(store.fixedWindow(take))
+      expect(table.calls).toEqual(Array.from({ length: 8 }, () => "update"))
+      expect(error).toMatchObject({
+        _tag: "RateLimiterError",
+        reason: {
+          message: "Failed to execute fixedWindow rate limiting command on the budget table",
+          cause: "no write succeeded in 8 attempts"
+        }
+      })
+    })
+  )
+
+  it.effect("an unreachable table ends the attempts at once, its error the store's cause", () =>
+    Effect.gen(function* () {
+      const table = contestedTable(3)
+      const store = yield* BudgetStore.make().pipe(Effect.provide(table.layer))
+      const error = yield* Effect.flip(store.fixedWindow(take))
+      expect(table.calls).toEqual(["update", "update", "update"])
+      expect(error).toMatchObject({ reason: { cause: { _tag: "BudgetTableUnavailable", code: "Unreachable" } } })
+    })
+  )
+})
