@@ -37,13 +37,17 @@ const lowered = (fromRate: number, toRate: number, shared: boolean) => ({
 
 const t0 = Date.UTC(2026, 2, 1, 12, 0, 0)
 
+/** Two containers over one fresh shared table, the clock at `t0`. */
+const twoInstances = Effect.gen(function* () {
+  yield* TestClock.setTime(t0)
+  const table = sharedBudgetTable()
+  return { table, a: yield* instanceOver(table), b: yield* instanceOver(table) }
+})
+
 describe("the pace shared on the budget table", () => {
   it.effect("a cut is written on the item's pace cell, logged, and read back by another instance", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { table, a, b } = yield* twoInstances
       yield* a.throttled
       expect(numberCell(table, "pace")).toEqual({ rate: 8.5, cutAt: t0, at: t0 })
       expect(table.store.item?.pace_v).toEqual({ N: "1" })
@@ -79,10 +83,7 @@ describe("the pace shared on the budget table", () => {
 
   it.effect("a cut the table cannot take is this container's alone, logged as not shared, rates to the hundredth", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { table, a, b } = yield* twoInstances
       yield* a.throttled
       yield* TestClock.setTime(t0 + 1_300)
       table.store.unavailable = true
@@ -97,10 +98,7 @@ describe("the pace shared on the budget table", () => {
 
   it.effect("an instance whose cut finds another's within the cooldown keeps that one", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { table, a, b } = yield* twoInstances
       yield* a.throttled
       yield* TestClock.setTime(t0 + 500)
       // B has not seen A's cut: its write finds it.
@@ -113,10 +111,7 @@ describe("the pace shared on the budget table", () => {
 
   it.effect("an instance whose cut finds another's past the cooldown cuts from that one", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { table, a, b } = yield* twoInstances
       yield* a.throttled
       yield* TestClock.setTime(t0 + 2_000)
       yield* b.throttled

@@ -264,15 +264,19 @@ const instanceOver = (table: ReturnType<typeof sharedBudgetTable>, before?: Effe
 const t0 = Date.UTC(2026, 2, 1, 12, 0, 0)
 const midnight = Date.UTC(2026, 2, 2)
 
+/** Two containers over one fresh shared table, the clock at `t0`. */
+const twoInstances = Effect.gen(function* () {
+  yield* TestClock.setTime(t0)
+  const table = sharedBudgetTable()
+  return { table, a: yield* instanceOver(table), b: yield* instanceOver(table) }
+})
+
 describe("the daily reserve shared on the budget table", () => {
   it.effect(
     "a short count pauses the fleet: the pause is on the item's daily cell, and read back by another instance",
     () =>
       Effect.gen(function* () {
-        yield* TestClock.setTime(t0)
-        const table = sharedBudgetTable()
-        const a = yield* instanceOver(table)
-        const b = yield* instanceOver(table)
+        const { table, a, b } = yield* twoInstances
         expect(yield* a.admit).toBe("call")
         expect(yield* a.status).toEqual({ remaining: undefined, refused: 0, paused: false })
         yield* a.observe(500, "call")
@@ -401,10 +405,7 @@ describe("the daily reserve shared on the budget table", () => {
 
   it.effect("two instances due a probe at once: the one that loses the race for it is refused", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { a, b } = yield* twoInstances
       yield* a.observe(99, "call")
       b.sync()
       yield* TestClock.setTime(t0 + recheck)
@@ -419,10 +420,7 @@ describe("the daily reserve shared on the budget table", () => {
     "a probe's short answer rewrites the count once; a claim that finds it (probe still due) looks again, and probes",
     () =>
       Effect.gen(function* () {
-        yield* TestClock.setTime(t0)
-        const table = sharedBudgetTable()
-        const a = yield* instanceOver(table)
-        const b = yield* instanceOver(table)
+        const { table, a, b } = yield* twoInstances
         yield* a.observe(99, "call")
         b.sync()
         yield* TestClock.setTime(t0 + recheck)
@@ -464,10 +462,7 @@ describe("the daily reserve shared on the budget table", () => {
 
   it.effect("a short count whose write finds the pause lifted meanwhile pauses the fleet again", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { table, a, b } = yield* twoInstances
       yield* a.observe(99, "call")
       yield* TestClock.setTime(t0 + recheck)
       expect(yield* a.admit).toBe("probe")
@@ -484,10 +479,7 @@ describe("the daily reserve shared on the budget table", () => {
 
   it.effect("a probe's answer whose lift finds another instance's later claim lifts the pause all the same", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(t0)
-      const table = sharedBudgetTable()
-      const a = yield* instanceOver(table)
-      const b = yield* instanceOver(table)
+      const { a, b } = yield* twoInstances
       yield* a.observe(99, "call")
       b.sync()
       yield* TestClock.setTime(t0 + recheck)
