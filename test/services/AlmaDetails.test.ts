@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Alma } from "../../src/services/Alma.js"
-import { classifyFailure } from "../../src/services/AlmaAnswer.js"
+import { classifyFailure, remainingOf } from "../../src/services/AlmaAnswer.js"
 import { AlmaApiKey } from "../../src/services/AlmaApiKey.js"
 import type { AlmaError } from "../../src/services/AlmaError.js"
 import { almaUsage } from "../../src/services/AlmaMetrics.js"
@@ -258,4 +259,22 @@ describe("Alma calls, endpoint by endpoint", () => {
       expect(ssmReads).toBe(1)
     })
   )
+})
+
+describe("remainingOf (X-Exl-Api-Remaining, the calls left of the institution's day)", () => {
+  const answered = (headers: Record<string, string>) =>
+    HttpClientResponse.fromWeb(HttpClientRequest.get("https://alma.test/x"), new Response("{}", { headers }))
+
+  it("reads a count of digits, blanks around it ignored", () => {
+    expect(remainingOf(answered({ "x-exl-api-remaining": "49998" }))).toBe(49_998)
+    expect(remainingOf(answered({ "x-exl-api-remaining": " 120 " }))).toBe(120)
+    expect(remainingOf(answered({ "x-exl-api-remaining": "0" }))).toBe(0)
+  })
+
+  it("reads nothing from an absent header, or one that is not wholly digits", () => {
+    expect(remainingOf(answered({}))).toBeUndefined()
+    for (const value of ["12a", "a12", "-5", "1.5", ""]) {
+      expect(remainingOf(answered({ "x-exl-api-remaining": value }))).toBeUndefined()
+    }
+  })
 })
