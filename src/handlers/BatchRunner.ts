@@ -7,6 +7,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Queues, type Redelivery } from "../services/Queues.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
 import { almaMetrics, emitMetrics } from "./Metrics.js"
+import { RecordFates } from "./RecordFates.js"
 
 /**
  * What one Lambda does with each record of its queue: decode the body, run the program. Everything
@@ -39,6 +40,8 @@ interface RecordReport {
   readonly errorTag?: string | undefined
   /** A deferred record: when it may be tried again (epoch ms). */
   readonly deferredUntil?: number | undefined
+  /** A discarded record: why. */
+  readonly reason?: string | undefined
 }
 
 /** The most the deferred records' redelivery may take, within the time `reserveFor` keeps. */
@@ -67,15 +70,23 @@ export const processBatch =
             : spec.run(message).pipe(Effect.timeoutOrElse({ duration: left, orElse: () => Effect.fail(outOfTime()) }))
         })
 
+      const { tell } = yield* RecordFates
+      /** Tells the fate as it was logged: to nobody in Lambda, to the observer of a local run. */
+      const told = (ids: Record<string, string>) => (r: RecordReport) =>
+        tell({ function: spec.name, fate: r.fate, ids, skipped: r.skipped, reason: r.reason })
+
       const processRecord = (record: SQSRecord) =>
         decode(record.body).pipe(
           Effect.matchEffect({
             onFailure: (error) =>
-              report(record, Exit.fail(new MessageUndecodable({ problem: describeIssue(error.issue) }))),
+              report(record, Exit.fail(new MessageUndecodable({ problem: describeIssue(error.issue) }))).pipe(
+                Effect.tap(told({}))
+              ),
             onSuccess: (message) =>
               run(message).pipe(
                 Effect.exit,
                 Effect.flatMap((exit) => report(record, exit)),
+                Effect.tap(told(spec.ids(message))),
                 Effect.annotateLogs(spec.ids(message))
               )
           }),
@@ -121,7 +132,7 @@ const report = (record: SQSRecord, exit: Exit.Exit<Outcome, RecordFailure>): Eff
         )
       : Effect.logInfo("record discarded").pipe(
           Effect.annotateLogs({ fate: "discarded", reason: outcome.reason }),
-          Effect.as(reportOf(record, "discarded"))
+          Effect.as({ ...reportOf(record, "discarded"), reason: outcome.reason })
         )
   }
   const failure = Cause.findErrorOption(exit.cause)

@@ -1,7 +1,8 @@
 import { appendFileSync } from "node:fs"
-import { Console, Layer, Logger } from "effect"
+import { Console, Effect, Layer, Logger } from "effect"
+import { type RecordFate, RecordFates } from "../handlers/RecordFates.js"
 
-/** A record's last known fate, from the handlers' own log lines. */
+/** A record's last known fate, as the batch runner told it (`RecordFates`). */
 export type ObservedFate = "succeeded" | "discarded" | "retried"
 
 export interface ObservedCounts {
@@ -45,11 +46,12 @@ export interface ObservedLine {
 }
 
 /**
- * Watches a local run through what the handlers print, exactly as an operator reads CloudWatch:
- * each record's fate line and each invocation's EMF line. Nothing in the handlers is local-only.
+ * Watches a local run: each record's fate as the batch runner tells it (`RecordFates`, which tells
+ * nobody in Lambda), and every line the handlers print (their logs, the EMF line) for the log file
+ * and the listeners. Nothing the handlers do differs from Lambda's.
  */
 export interface RunObserver {
-  /** The logger and console the handlers' runtime is given. */
+  /** The logger, console and `RecordFates` listener the handlers' runtime is given. */
   readonly layer: Layer.Layer<never>
   /** Last fate of each user ID (as sent), with the discard reason. */
   readonly users: ReadonlyMap<string, { readonly fate: ObservedFate; readonly reason?: string }>
@@ -77,10 +79,6 @@ const emptyCounts = (): { succeeded: number; discarded: number; retried: number;
   deferred: 0
 })
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
-
-const text = (value: unknown) => (typeof value === "string" ? value : undefined)
-
 /** `logFile`: every line the handlers print is also appended there, for inspection after the run. */
 export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   const users = new Map<string, { fate: ObservedFate; reason?: string }>()
@@ -95,21 +93,20 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
     if (logFile !== undefined) appendFileSync(logFile, `${line}\n`)
   }
 
-  const observeRecord = (annotations: Record<string, unknown>) => {
-    const fate = annotations.fate
-    const functionName = text(annotations.function)
-    if (functionName === undefined) return
+  const observeRecord = (record: RecordFate) => {
+    const { fate, function: functionName, reason } = record
     const counts = perFunction.get(functionName) ?? emptyCounts()
     perFunction.set(functionName, counts)
     // A deferred record comes back as a new message: it has no fate yet.
-    if (fate === "deferred") counts.deferred++
-    if (fate !== "succeeded" && fate !== "discarded" && fate !== "retried") return
+    if (fate === "deferred") {
+      counts.deferred++
+      return
+    }
     sequence++
     counts[fate]++
-    if (typeof annotations.skipped === "number") skipped += annotations.skipped
-    const reason = text(annotations.reason)
+    skipped += record.skipped
     if (fate === "discarded" && reason !== undefined) discardReasons.set(reason, (discardReasons.get(reason) ?? 0) + 1)
-    const userId = text(annotations.userID)
+    const userId = record.ids.userID
     if (functionName === "updateUser" && userId !== undefined) {
       users.set(userId, reason === undefined ? { fate } : { fate, reason })
       if (fate !== "retried") {
@@ -120,7 +117,6 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
 
   const logger = Logger.map(Logger.formatStructured, (entry) => {
     keep(JSON.stringify(entry))
-    if (isRecord(entry.annotations)) observeRecord(entry.annotations)
     if (listeners.size === 0) return
     const line: ObservedLine = {
       level: entry.level,
@@ -142,7 +138,11 @@ export const makeRunObserver = (logFile: string | undefined): RunObserver => {
   })
 
   return {
-    layer: Layer.mergeAll(Logger.layer([logger]), Layer.succeed(Console.Console, console)),
+    layer: Layer.mergeAll(
+      Logger.layer([logger]),
+      Layer.succeed(Console.Console, console),
+      Layer.succeed(RecordFates, { tell: (record) => Effect.sync(() => observeRecord(record)) })
+    ),
     users,
     settled,
     sequence: () => sequence,

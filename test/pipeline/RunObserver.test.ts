@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import type { Fate } from "../../src/handlers/Fate.js"
+import { RecordFates } from "../../src/handlers/RecordFates.js"
 import { accountUsers, makeRunObserver } from "../../src/pipeline/RunObserver.js"
 
-/** A handler's fate line for a user, logged through the observer as the handlers' runtime does. */
-const fateLine = (observer: ReturnType<typeof makeRunObserver>, userID: string, fate: string) =>
-  Effect.logInfo("record").pipe(
-    Effect.annotateLogs({ function: "updateUser", userID, fate }),
+/** A record's fate for a user, told through the observer as the handlers' batch runner does. */
+const fateLine = (observer: ReturnType<typeof makeRunObserver>, userID: string, fate: Fate) =>
+  RecordFates.use((fates) => fates.tell({ function: "updateUser", fate, ids: { userID }, skipped: 0 })).pipe(
     Effect.provide(observer.layer)
   )
 
