@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
+import { AlmaNotFound } from "../../src/services/AlmaError.js"
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
+import { Queues } from "../../src/services/Queues.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
@@ -217,6 +219,183 @@ describe("updateUser", () => {
       expect(second).toBe(first)
       expect(present(stack.cache, "user").size).toBe(1)
     }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+})
+
+const userRecordOf = (loanIds: Array<string>, cachedAt: number) => ({
+  primary_id: "u1",
+  loan_ids: loanIds,
+  request_ids: [],
+  fee_ids: [],
+  expiry_date: 1,
+  cached_at: cachedAt
+})
+
+describe("updateUser, more", () => {
+  it.effect("a user record stamped exactly 5 s ahead is still kept as it is", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", userRecordOf(["L9"], now + 5_000))
+      stack.cache.tables.loan.set("L9", { loan_id: "L9" })
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L9"], cached_at: now + 5_000 })
+      expect(present(stack.cache, "loan").has("L9")).toBe(true)
+      expect(present(stack.cache, "loan").has("L1")).toBe(false)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a record written meanwhile by a refresh that asked Alma earlier is refreshed over on the retry", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", userRecordOf([], now - 60_000))
+      let writers = 1
+      stack.alma.afterAnswer = (endpoint) =>
+        Effect.sync(() => {
+          if (endpoint === "loans" && writers-- > 0)
+            stack.cache.tables.user.set("u1", userRecordOf(["LX"], now - 1_000))
+        })
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"], cached_at: now })
+      expect(present(stack.cache, "loan").has("L1")).toBe(true)
+      expect(stack.alma.calls.loans).toBe(2)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a record written meanwhile by a refresh that asked Alma at the same instant ends the retry", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", userRecordOf([], now - 60_000))
+      let writers = 1
+      stack.alma.afterAnswer = (endpoint) =>
+        Effect.sync(() => {
+          if (endpoint === "loans" && writers-- > 0) stack.cache.tables.user.set("u1", userRecordOf(["LX"], now))
+        })
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["LX"], cached_at: now })
+      expect(present(stack.cache, "loan").has("L1")).toBe(false)
+      expect(stack.alma.calls.loans).toBe(1)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("an item Alma does not know, answered for a list, fails the refresh and forgets nothing", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      stack.alma.failures.set("U1", new AlmaNotFound({ entity: "loan", id: "L1", code: "401652" }))
+      const failed = yield* Effect.flip(updateUser("U1"))
+      expect(failed._tag).toBe("AlmaNotFound")
+      expect(present(stack.cache, "user").has("u1")).toBe(true)
+      expect(present(stack.cache, "loan").has("L1")).toBe(true)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  // Asked as U1, Alma answers with the primary ID Jane.Doe: a record naming jane.doe is U1's own.
+  it.effect("a stale loan record naming the primary ID Alma answers with is deleted", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "Jane.Doe")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", userRecordOf(["L9"], now - 60_000))
+      stack.cache.tables.loan.set("L9", { loan_id: "L9", user_id: "jane.doe" })
+      yield* updateUser("U1")
+      expect(present(stack.cache, "loan").has("L9")).toBe(false)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a stale request record naming the primary ID Alma answers with is deleted", () => {
+    const stack = makeMemoryStack({ U1: patron([], [request("R1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", { ...userRecordOf([], now - 60_000), request_ids: ["R9"] })
+      stack.cache.tables.request.set("R9", { request_id: "R9", user_primary_id: "jane.doe" })
+      yield* updateUser("U1")
+      expect(present(stack.cache, "request").has("R9")).toBe(false)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ request_ids: ["R1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a stale fee record naming the primary ID Alma answers with is deleted", () => {
+    const stack = makeMemoryStack({ U1: patron([], [], [fee("F1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", { ...userRecordOf([], now - 60_000), fee_ids: ["F9"] })
+      stack.cache.tables.fee.set("F9", { id: "F9", user_primary_id: { value: "jane.doe" } })
+      yield* updateUser("U1")
+      expect(present(stack.cache, "fee").has("F9")).toBe(false)
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ fee_ids: ["F1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a request that names no patron is refreshed like any other", () => {
+    const stack = makeMemoryStack({ U1: patron([], [{ request_id: "R1", request_status: "NOT_STARTED" }]) })
+    return Effect.gen(function* () {
+      expect(yield* updateUser("U1")).toEqual({ _tag: "Cached" })
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ request_ids: ["R1"] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a stale record listed for the patron but naming another patron is left alone", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) }, { ITEM_REFRESH: "inline" })
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", userRecordOf(["L8", "L9"], now - 60_000))
+      stack.cache.tables.loan.set("L8", { loan_id: "L8", user_id: "someone.else" })
+      stack.cache.tables.loan.set("L9", { loan_id: "L9", user_id: "u1" })
+      yield* updateUser("U1")
+      expect(present(stack.cache, "loan").has("L8")).toBe(true)
+      expect(present(stack.cache, "loan").has("L9")).toBe(false)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("asks Alma for the three lists at once", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) })
+    return Effect.gen(function* () {
+      let askedMeanwhile = -1
+      stack.alma.afterAnswer = (endpoint) =>
+        endpoint === "loans"
+          ? Effect.andThen(
+              Effect.repeat(Effect.yieldNow, { times: 9 }),
+              Effect.sync(() => {
+                askedMeanwhile = stack.alma.calls.requests + stack.alma.calls.fees
+              })
+            )
+          : Effect.void
+      yield* updateUser("U1")
+      expect(askedMeanwhile).toBe(2)
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("sends no message, not even an empty batch, to the queue of a kind the patron has none of", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")]) })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      expect([...stack.queues.sent.keys()]).toEqual([testEnvironment.LOAN_QUEUE_URL])
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("sends the three kinds' messages at once", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) })
+    const sent: Array<string> = []
+    let sentMeanwhile = -1
+    const queues = Layer.succeed(
+      Queues,
+      Queues.of({
+        send: (queueUrl) =>
+          queueUrl === testEnvironment.LOAN_QUEUE_URL
+            ? Effect.andThen(
+                Effect.repeat(Effect.yieldNow, { times: 9 }),
+                Effect.sync(() => {
+                  sentMeanwhile = sent.length
+                  sent.push(queueUrl)
+                })
+              )
+            : Effect.sync(() => {
+                sent.push(queueUrl)
+              }),
+        redeliver: (_queueArn, messages) => Effect.succeed(messages)
+      })
+    )
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      expect(sentMeanwhile).toBe(2)
+      expect(sent).toHaveLength(3)
+    }).pipe(Effect.provide(Layer.merge(stack.services, queues)), atFixedTime)
   })
 })
 

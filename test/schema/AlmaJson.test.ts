@@ -46,4 +46,17 @@ describe("parseAlmaJson", () => {
       x: "123456789012345678901"
     })
   })
+  it.each(["[-]", "[-,1]", "[-,123]", "[-,1e5]", '{"name":-}'])(
+    "refuses %s as JSON.parse does, with no long number in it",
+    (text) => {
+      expect(() => JSON.parse(text)).toThrow(SyntaxError)
+      expect(() => parseAlmaJson(text)).toThrow(SyntaxError)
+    }
+  )
+
+  it("refuses a text whose string never ends, as JSON.parse does, when a number in it is kept as text", () => {
+    const text = '[123456789012345678901,"abc'
+    expect(() => parseAlmaJson(text)).toThrow(SyntaxError)
+    expect(() => parseAlmaJson(`${text}\\`)).toThrow(SyntaxError)
+  })
 })
