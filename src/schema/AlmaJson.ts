@@ -49,7 +49,12 @@ const quoteInexactNumbers = (text: string): string => {
     }
     if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) {
       numberLiteral.lastIndex = i
-      const literal = numberLiteral.exec(text)?.[0] ?? c
+      const literal = numberLiteral.exec(text)?.[0]
+      // No number starts here (a lone minus): left as it is, for JSON.parse to refuse.
+      if (literal === undefined) {
+        i++
+        continue
+      }
       if (!isExact(literal)) {
         out += `${text.slice(copied, i)}"${literal}"`
         copied = i + literal.length

@@ -54,6 +54,14 @@ describe("parseAlmaJson", () => {
     }
   )
 
+  it.each(["[-,12345678901234567890]", '{"a":-,"b":1.00000000000000000001}', "[1e999,-]"])(
+    "refuses %s as JSON.parse does when a number in it is kept as text: a lone minus is no number",
+    (text) => {
+      expect(() => JSON.parse(text)).toThrow(SyntaxError)
+      expect(() => parseAlmaJson(text)).toThrow(SyntaxError)
+    }
+  )
+
   it("refuses a text whose string never ends, as JSON.parse does, when a number in it is kept as text", () => {
     const text = '[123456789012345678901,"abc'
     expect(() => parseAlmaJson(text)).toThrow(SyntaxError)
