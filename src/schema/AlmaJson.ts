@@ -30,8 +30,9 @@ const isExact = (literal: string): boolean => {
   return Number.isFinite(value) && canonical(String(value)) === canonical(literal)
 }
 
-// Sticky: matches at `lastIndex` only, however long the literal.
-const numberLiteral = /-?\d+(\.\d+)?([eE][-+]?\d+)?/y
+// Sticky: matches at `lastIndex` only, however long the literal. JSON's own grammar: no leading zero
+// (`012` matches only `0`, and the rest is left for JSON.parse to refuse).
+const numberLiteral = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y
 
 /** The text with every inexact number literal outside strings wrapped in quotes. */
 const quoteInexactNumbers = (text: string): string => {

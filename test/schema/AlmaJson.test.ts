@@ -54,6 +54,14 @@ describe("parseAlmaJson", () => {
     }
   )
 
+  it.each(["[012345678901234567890]", "[-012345678901234567890]", "[01e400]", '{"a":01.00000000000000000001}'])(
+    "refuses %s as JSON.parse does: a long number with a leading zero is no JSON number, kept as text or not",
+    (text) => {
+      expect(() => JSON.parse(text)).toThrow(SyntaxError)
+      expect(() => parseAlmaJson(text)).toThrow(SyntaxError)
+    }
+  )
+
   it.each(["[-,12345678901234567890]", '{"a":-,"b":1.00000000000000000001}', "[1e999,-]"])(
     "refuses %s as JSON.parse does when a number in it is kept as text: a lone minus is no number",
     (text) => {
