@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { type BatchSpec, processBatch } from "../../src/handlers/BatchRunner.js"
+import { type RecordFate, RecordFates } from "../../src/handlers/RecordFates.js"
 import type { ServiceContext } from "../../src/handlers/runtime.js"
 import { feeBatch, loanBatch, userBatch } from "../../src/handlers/specs.js"
-import { cachedSkipping } from "../../src/programs/Outcome.js"
+import { cachedSkipping, discarded } from "../../src/programs/Outcome.js"
 import {
   AlmaApiKeyUnavailable,
   AlmaBadResponse,
@@ -187,6 +188,51 @@ describe("the fate of each record", () => {
 })
 
 describe("a batch", () => {
+  it.effect("tells each record's fate as it logs it, with its IDs, skipped items and discard reason", () => {
+    const stack = makeMemoryStack()
+    const told: Array<RecordFate> = []
+    const listening = Layer.succeed(RecordFates, { tell: (fate) => Effect.sync(() => void told.push(fate)) })
+    const spec: BatchSpec<{ readonly userID: string }, never> = {
+      name: "updateTest",
+      queue: "tests",
+      message: Schema.fromJsonString(Schema.Struct({ userID: Schema.String })),
+      ids: (message) => ({ userID: message.userID }),
+      run: (message) =>
+        message.userID === "gone"
+          ? Effect.succeed(discarded("user-not-found"))
+          : message.userID === "down"
+            ? Effect.fail(new AlmaUnavailable({ reason: "server", status: 503 }))
+            : Effect.succeed(cachedSkipping(2))
+    }
+    const batch = sqsEvent([
+      ["m1", '{"userID":"kept"}'],
+      ["m2", '{"userID":"gone"}'],
+      ["m3", '{"userID":"down"}'],
+      ["m4", "not json"]
+    ])
+    return processBatch(spec)(batch, { getRemainingTimeInMillis: () => 60_000 }).pipe(
+      Effect.provide(Layer.merge(stack.services, listening)),
+      // Records run BATCH_CONCURRENCY at a time: their fates are told in whatever order they end.
+      Effect.map(() => {
+        expect(told).toHaveLength(4)
+        expect(told).toEqual(
+          expect.arrayContaining([
+            { function: "updateTest", fate: "succeeded", ids: { userID: "kept" }, skipped: 2, reason: undefined },
+            {
+              function: "updateTest",
+              fate: "discarded",
+              ids: { userID: "gone" },
+              skipped: 0,
+              reason: "user-not-found"
+            },
+            { function: "updateTest", fate: "retried", ids: { userID: "down" }, skipped: 0, reason: undefined },
+            { function: "updateTest", fate: "retried", ids: {}, skipped: 0, reason: undefined }
+          ])
+        )
+      })
+    )
+  })
+
   it.effect("overlapping another on its container, counts its own records in its EMF line, and only those", () => {
     // The emulator invokes a container again while a timed-out invocation still runs (its promise
     // cannot be cancelled): the second must not count the first's records, nor the first the second's.
