@@ -1,12 +1,13 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs"
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Duration, Effect, Exit, Metric, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Schema } from "effect"
 import type { Outcome } from "../programs/Outcome.js"
 import { describeIssue } from "../schema/describeIssue.js"
+import { almaUsage } from "../services/AlmaMetrics.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Queues, type Redelivery } from "../services/Queues.js"
 import { describeFailure, type Fate, MessageUndecodable, OutOfTime, type RecordFailure, verdictOf } from "./Fate.js"
-import { almaMetrics, emitMetrics } from "./Metrics.js"
+import { emitMetrics } from "./Metrics.js"
 import { RecordFates } from "./RecordFates.js"
 
 /**
@@ -55,7 +56,9 @@ export const processBatch =
   (event: SQSEvent, context: Pick<LambdaContext, "getRemainingTimeInMillis">) =>
     Effect.gen(function* () {
       const config = yield* AppConfig
-      const before = yield* Metric.snapshot
+      // Alma's counts are the container's metrics, taken off as they were before the batch; the
+      // records' are this invocation's own reports (another invocation may overlap it in the emulator).
+      const before = yield* almaUsage
       const decode = Schema.decodeUnknownEffect(spec.message)
       const remaining = () => Duration.millis(context.getRemainingTimeInMillis())
       const reserve = reserveFor(remaining())
@@ -96,6 +99,7 @@ export const processBatch =
 
       const processed = yield* Effect.forEach(event.Records, processRecord, { concurrency: config.batchConcurrency })
       const reports = yield* redeliverDeferred(processed)
+      const after = yield* almaUsage
       const count = (fate: Fate) => reports.filter((r) => r.fate === fate).length
       yield* emitMetrics(
         spec.name,
@@ -108,7 +112,9 @@ export const processBatch =
           deferred: count("deferred"),
           skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
           tooLarge: reports.filter((r) => r.errorTag === "UserRecordTooLarge").length,
-          ...almaMetrics(before, yield* Metric.snapshot)
+          almaCalls: after.calls - before.calls,
+          alma429: after.rateLimited - before.rateLimited,
+          almaRemaining: after.remaining
         },
         yield* Clock.currentTimeMillis
       )

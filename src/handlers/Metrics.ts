@@ -1,4 +1,4 @@
-import { Console, Effect, type Metric } from "effect"
+import { Console, Effect } from "effect"
 import { almaCalls, almaRateLimited, almaRemaining } from "../services/AlmaMetrics.js"
 
 /** Per-invocation counts, written as one CloudWatch Embedded Metric Format line. */
@@ -30,31 +30,6 @@ const units: ReadonlyArray<[Exclude<keyof InvocationMetrics, "almaRemaining">, s
   ["almaCalls", almaCalls.id],
   ["alma429", almaRateLimited.id]
 ]
-
-/**
- * What this invocation asked of Alma, from the container's metric registry before and after it:
- * each Alma counter's change (summed over its attributes, the endpoints), and the last
- * `AlmaRemaining` if Alma has told one. (The records' counts are the invocation's own reports: a
- * container's counters would include an invocation overlapping this one, as the emulator runs a
- * timed-out one on; Alma's calls cannot be told apart so.)
- */
-export const almaMetrics = (
-  before: ReadonlyArray<Metric.Metric.Snapshot>,
-  after: ReadonlyArray<Metric.Metric.Snapshot>
-): Pick<InvocationMetrics, "almaCalls" | "alma429" | "almaRemaining"> => {
-  const total = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: string) =>
-    snapshots.reduce(
-      (sum, snapshot) => (snapshot.type === "Counter" && snapshot.id === id ? sum + Number(snapshot.state.count) : sum),
-      0
-    )
-  const change = (metric: Metric.Metric<number, unknown>) => total(after, metric.id) - total(before, metric.id)
-  const remaining = after.find((snapshot) => snapshot.type === "Gauge" && snapshot.id === almaRemaining.id)
-  return {
-    almaCalls: change(almaCalls),
-    alma429: change(almaRateLimited),
-    almaRemaining: remaining?.type === "Gauge" ? Number(remaining.state.value) : undefined
-  }
-}
 
 export const metricsNamespace = "lag-buc"
 
