@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Layer, Logger, References } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Logger } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { RateLimiterError, RateLimiterStore, RateLimitStoreError } from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
 import { AlmaBudget, type BudgetOptions } from "../../src/services/AlmaBudget.js"
 import { AlmaPace } from "../../src/services/AlmaPace.js"
+import { captureLogs } from "../support/captureLogs.js"
 
 // The budget's details, each seen from outside: when each call's slot comes, what the store is asked
 // for (and the time it sees), the status, and the log lines.
@@ -26,12 +27,6 @@ interface Request {
   readonly monotonic: bigint
 }
 
-interface Line {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
 const storeMessage = "the budget table is unreachable"
 
 /**
@@ -40,7 +35,6 @@ const storeMessage = "the budget table is unreachable"
  */
 const instance = (options: Partial<BudgetOptions>, script: (index: number) => Answer = () => instant) => {
   const requests: Array<Request> = []
-  const lines: Array<Line> = []
   const inFlight = { now: 0, most: 0 }
   const store = Layer.effect(
     RateLimiterStore,
@@ -77,19 +71,13 @@ const instance = (options: Partial<BudgetOptions>, script: (index: number) => An
   ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
   const settings = { budget: 10, instanceCap: 10, fleetInstances: 2, key: "budget", ...options }
   const pace = Layer.succeed(AlmaPace, AlmaPace.of({ rate: Effect.succeed(settings.budget), throttled: Effect.void }))
-  const logger = Logger.make(({ message, logLevel, fiber }) => {
-    lines.push({
-      level: logLevel,
-      message: Array.isArray(message) ? message.join(" ") : String(message),
-      annotations: fiber.getRef(References.CurrentLogAnnotations)
-    })
-  })
+  const logs = captureLogs()
   const layer = Layer.effect(AlmaBudget, AlmaBudget.make(settings)).pipe(
     Layer.provide(store),
     Layer.provide(pace),
-    Layer.provideMerge(Logger.layer([logger]))
+    Layer.provideMerge(Logger.layer([...logs.loggers]))
   )
-  return { requests, lines, inFlight, layer }
+  return { requests, lines: logs.lines, inFlight, layer }
 }
 
 const instant: Answer = { delay: 0, outcome: "slots" }
@@ -369,12 +357,12 @@ describe("a call that stops waiting just as its slot is handed to it", () => {
 describe("a budget table that fails", () => {
   const warning = (cause: string) => ({
     level: "Warn",
-    message: "Alma budget table unreachable: this instance falls back to its share",
+    text: "Alma budget table unreachable: this instance falls back to its share",
     annotations: expect.objectContaining({ share: 5, budget: 10, fleetInstances: 2, cause })
   })
   const recovered = (since: number) => ({
     level: "Info",
-    message: "Alma budget table answers again: fleet budget shared again",
+    text: "Alma budget table answers again: fleet budget shared again",
     annotations: expect.objectContaining({ fallbackSince: new Date(since).toISOString() })
   })
 
@@ -490,7 +478,7 @@ describe("a budget table that fails", () => {
 describe("a budget table that answers too late for its slots", () => {
   const warning = (cause: string) => ({
     level: "Warn",
-    message: "Alma budget table unreachable: this instance falls back to its share",
+    text: "Alma budget table unreachable: this instance falls back to its share",
     annotations: expect.objectContaining({ cause })
   })
 
