@@ -64,11 +64,49 @@ export const withMutation = (existing: string | undefined, figures: MutationFigu
   return `${JSON.stringify({ ...base, mutation: figures }, null, 2)}\n`
 }
 
+/**
+ * The incremental baseline without its static mutants that survived or had no coverage, so that the
+ * next run tests them again. A static mutant (one in code run once, when a module loads) has no
+ * per-test coverage, so Stryker's incremental diff sees no covering test change and would reuse its
+ * first "survived" for ever, even after a test that kills it is written. Killed static mutants are
+ * kept: Stryker re-tests them when the test that killed them changes.
+ */
+export const withoutStaticSurvivors = (baseline: unknown): { readonly baseline: unknown; readonly dropped: number } => {
+  const files = typeof baseline === "object" && baseline !== null && "files" in baseline ? baseline.files : undefined
+  if (typeof files !== "object" || files === null) return { baseline, dropped: 0 }
+  let dropped = 0
+  const kept = Object.fromEntries(
+    Object.entries(files).map(([name, file]: [string, unknown]) => {
+      if (typeof file !== "object" || file === null || !("mutants" in file)) return [name, file]
+      const mutants: unknown = file.mutants
+      if (!Array.isArray(mutants)) return [name, file]
+      const retested = mutants.filter(
+        (mutant: unknown) =>
+          typeof mutant === "object" &&
+          mutant !== null &&
+          "static" in mutant &&
+          mutant.static === true &&
+          "status" in mutant &&
+          (mutant.status === "Survived" || mutant.status === "NoCoverage")
+      )
+      dropped += retested.length
+      return [name, { ...file, mutants: mutants.filter((mutant: unknown) => !retested.includes(mutant)) }]
+    })
+  )
+  return { baseline: { ...baseline, files: kept }, dropped }
+}
+
+const incrementalFile = "reports/mutation/stryker-incremental.json"
 const reportFile = "reports/mutation/mutation.json"
 const resultsFile = "bench/results.json"
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const node24 = findNode24()
+  if (existsSync(incrementalFile)) {
+    const { baseline, dropped } = withoutStaticSurvivors(JSON.parse(readFileSync(incrementalFile, "utf8")))
+    writeFileSync(incrementalFile, JSON.stringify(baseline))
+    process.stdout.write(`mutate: ${dropped} static mutants that survived last time are tested again\n`)
+  }
   const started = performance.now()
   const run = spawnSync(
     node24.path,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { figuresOf, withMutation } from "../../scripts/mutate.js"
+import { figuresOf, withMutation, withoutStaticSurvivors } from "../../scripts/mutate.js"
 
 const report = {
   schemaVersion: "2",
@@ -55,5 +55,48 @@ describe("npm run mutate's figures", () => {
 
   it("refuse what is not a report", () => {
     expect(() => figuresOf({}, 0, new Date(0))).toThrow(/not a mutation report/)
+  })
+})
+
+describe("npm run mutate's incremental baseline", () => {
+  it("drops the static mutants that survived or had no coverage, so that they are tested again", () => {
+    const baseline = {
+      schemaVersion: "2",
+      files: {
+        "src/a.ts": {
+          source: "a",
+          mutants: [
+            { id: "1", static: true, status: "Survived" },
+            { id: "2", static: true, status: "NoCoverage" },
+            { id: "3", static: true, status: "Killed" },
+            { id: "4", static: false, status: "Survived" },
+            { id: "5", status: "NoCoverage" }
+          ]
+        },
+        "src/b.ts": { source: "b", mutants: [{ id: "6", static: true, status: "Timeout" }] }
+      },
+      testFiles: { "test/a.test.ts": { tests: [] } }
+    }
+    expect(withoutStaticSurvivors(baseline)).toEqual({
+      dropped: 2,
+      baseline: {
+        ...baseline,
+        files: {
+          "src/a.ts": {
+            source: "a",
+            mutants: [
+              { id: "3", static: true, status: "Killed" },
+              { id: "4", static: false, status: "Survived" },
+              { id: "5", status: "NoCoverage" }
+            ]
+          },
+          "src/b.ts": baseline.files["src/b.ts"]
+        }
+      }
+    })
+  })
+
+  it("leave what is not a baseline as it is", () => {
+    expect(withoutStaticSurvivors({ schemaVersion: "2" })).toEqual({ baseline: { schemaVersion: "2" }, dropped: 0 })
   })
 })
