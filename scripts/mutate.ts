@@ -72,7 +72,8 @@ export const withMutation = (existing: string | undefined, figures: MutationFigu
  * kept: Stryker re-tests them when the test that killed them changes.
  */
 export const withoutStaticSurvivors = (baseline: unknown): { readonly baseline: unknown; readonly dropped: number } => {
-  const files = typeof baseline === "object" && baseline !== null && "files" in baseline ? baseline.files : undefined
+  if (typeof baseline !== "object" || baseline === null || !("files" in baseline)) return { baseline, dropped: 0 }
+  const files = baseline.files
   if (typeof files !== "object" || files === null) return { baseline, dropped: 0 }
   let dropped = 0
   const kept = Object.fromEntries(
