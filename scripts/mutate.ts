@@ -1,8 +1,9 @@
 // `npm run mutate`: mutation testing of src/schema, src/services, src/programs and src/handlers with
 // StrykerJS (stryker.config.mjs), then its score into bench/results.json as `mutation`. Not part of
 // `npm test` or CI. StrykerJS 10 requires Node 22+, so it runs on Node 24 (scripts/node24.ts) whatever
-// the machine's Node. Arguments go to `stryker run` (e.g. `npm run mutate -- --concurrency 1`).
-//   npm run mutate [-- STRYKER_ARGS…]
+// the machine's Node. Arguments go to `stryker run` (e.g. `npm run mutate -- --concurrency 1`), but
+// `--retest-static[=PART]` (withoutStaticSurvivors, below).
+//   npm run mutate [-- [--retest-static[=PART]] STRYKER_ARGS…]
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -69,16 +70,20 @@ export const withMutation = (existing: string | undefined, figures: MutationFigu
  * next run tests them again. A static mutant (one in code run once, when a module loads) has no
  * per-test coverage, so Stryker's incremental diff sees no covering test change and would reuse its
  * first "survived" for ever, even after a test that kills it is written. Killed static mutants are
- * kept: Stryker re-tests them when the test that killed them changes.
+ * kept: Stryker re-tests them when the test that killed them changes. Opt-in (`--retest-static`),
+ * as each one runs the whole suite: a few seconds each, over a hundred of them.
  */
-export const withoutStaticSurvivors = (baseline: unknown): { readonly baseline: unknown; readonly dropped: number } => {
+export const withoutStaticSurvivors = (
+  baseline: unknown,
+  inFile: (name: string) => boolean = () => true
+): { readonly baseline: unknown; readonly dropped: number } => {
   if (typeof baseline !== "object" || baseline === null || !("files" in baseline)) return { baseline, dropped: 0 }
   const files = baseline.files
   if (typeof files !== "object" || files === null) return { baseline, dropped: 0 }
   let dropped = 0
   const kept = Object.fromEntries(
     Object.entries(files).map(([name, file]: [string, unknown]) => {
-      if (typeof file !== "object" || file === null || !("mutants" in file)) return [name, file]
+      if (!inFile(name) || typeof file !== "object" || file === null || !("mutants" in file)) return [name, file]
       const mutants: unknown = file.mutants
       if (!Array.isArray(mutants)) return [name, file]
       const retested = mutants.filter(
@@ -103,17 +108,23 @@ const resultsFile = "bench/results.json"
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const node24 = findNode24()
-  if (existsSync(incrementalFile)) {
-    const { baseline, dropped } = withoutStaticSurvivors(JSON.parse(readFileSync(incrementalFile, "utf8")))
+  // --retest-static: every static survivor of the baseline; --retest-static=PART: those of files whose
+  // path contains PART.
+  const retest = process.argv.slice(2).find((arg) => arg === "--retest-static" || arg.startsWith("--retest-static="))
+  const strykerArgs = process.argv.slice(2).filter((arg) => arg !== retest)
+  if (retest !== undefined && existsSync(incrementalFile)) {
+    const part = retest.split("=")[1] ?? ""
+    const { baseline, dropped } = withoutStaticSurvivors(JSON.parse(readFileSync(incrementalFile, "utf8")), (name) =>
+      name.includes(part)
+    )
     writeFileSync(incrementalFile, JSON.stringify(baseline))
     process.stdout.write(`mutate: ${dropped} static mutants that survived last time are tested again\n`)
   }
   const started = performance.now()
-  const run = spawnSync(
-    node24.path,
-    ["node_modules/@stryker-mutator/core/bin/stryker.js", "run", ...process.argv.slice(2)],
-    { stdio: "inherit", env: node24Environment(node24, process.env) }
-  )
+  const run = spawnSync(node24.path, ["node_modules/@stryker-mutator/core/bin/stryker.js", "run", ...strykerArgs], {
+    stdio: "inherit",
+    env: node24Environment(node24, process.env)
+  })
   const durationMs = performance.now() - started
   if (run.status !== 0) {
     process.stderr.write(`mutate: stryker exited ${run.status ?? run.signal}\n`)

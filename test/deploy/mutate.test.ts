@@ -96,6 +96,24 @@ describe("npm run mutate's incremental baseline", () => {
     })
   })
 
+  it("drops only those of the files asked for", () => {
+    const baseline = {
+      files: {
+        "src/schema/ItemKind.ts": { mutants: [{ id: "1", static: true, status: "Survived" }] },
+        "src/services/Alma.ts": { mutants: [{ id: "2", static: true, status: "Survived" }] }
+      }
+    }
+    expect(withoutStaticSurvivors(baseline, (name) => name.includes("ItemKind"))).toEqual({
+      dropped: 1,
+      baseline: {
+        files: {
+          "src/schema/ItemKind.ts": { mutants: [] },
+          "src/services/Alma.ts": baseline.files["src/services/Alma.ts"]
+        }
+      }
+    })
+  })
+
   it("leave what is not a baseline as it is", () => {
     expect(withoutStaticSurvivors({ schemaVersion: "2" })).toEqual({ baseline: { schemaVersion: "2" }, dropped: 0 })
   })
