@@ -90,6 +90,21 @@ describe("the budget table's updates", () => {
     })
   )
 
+  it.effect("a name or value that only begins a used one is not used", () =>
+    Effect.gen(function* () {
+      const { sent, client } = recording(() => ({}))
+      const table = yield* BudgetTable.make(client, "budget")
+      yield* table.update("k", {
+        set: ["#value = :value_1"],
+        condition: "#v2 = :v",
+        names: { "#v": "v", "#v2": "v2", "#value": "value", "#valu": "valu" },
+        values: { ":v": { N: "1" }, ":value": { N: "2" }, ":value_1": { N: "3" } }
+      })
+      expect(sent[0]?.input.ExpressionAttributeNames).toEqual({ "#v2": "v2", "#value": "value", "#ttl": "expires_at" })
+      expect(Object.keys(sent[0]?.input.ExpressionAttributeValues ?? {})).toEqual([":v", ":value_1", ":ttl"])
+    })
+  )
+
   it.effect("the TTL: two days past the state's own expiry when it is later than now, else past now", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(now)
