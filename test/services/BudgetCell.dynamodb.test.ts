@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import { type CellCodec, tableCell } from "../../src/services/BudgetCell.js"
-import { BudgetTable } from "../../src/services/BudgetTable.js"
+import { almaItemKey, BudgetTable } from "../../src/services/BudgetTable.js"
 import { createBudgetTable, localDynamoDbClient } from "../support/budgetTableLocal.js"
 import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
 
@@ -53,7 +53,7 @@ describe("a table cell on DynamoDB", () => {
           yield* Effect.promise(() => createBudgetTable(endpoint, tableName))
           const container = Effect.gen(function* () {
             const table = yield* BudgetTable.make(sdk, tableName)
-            return yield* tableCell("alma", "pace", codec).pipe(Effect.provideService(BudgetTable, table))
+            return yield* tableCell(almaItemKey, "pace", codec).pipe(Effect.provideService(BudgetTable, table))
           })
           const a = yield* container
           const b = yield* container

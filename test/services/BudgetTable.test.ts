@@ -273,6 +273,7 @@ describe("the budget table's layer and attribute readers", () => {
     expect(numberIn(undefined, "a")).toBeUndefined()
     expect(stringIn(item, "s")).toBe("text")
     expect(stringIn(item, "a")).toBeUndefined()
+    expect(stringIn(item, "missing")).toBeUndefined()
     expect(stringIn(undefined, "s")).toBeUndefined()
   })
 })
