@@ -55,6 +55,69 @@ describe("awsFailure", () => {
     }
   )
 
+  it.each([
+    "ThrottlingException",
+    "Throttling",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "KmsThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "TimeoutError",
+    "RequestTimeout",
+    "RequestTimeoutException"
+  ])("%s is transient by its name alone, where the SDK's classifiers cannot read the error", (name) => {
+    // Not an Error: the SDK's classifiers are never asked.
+    expect(awsFailure({ name, message: "it failed" })).toEqual({ code: name, detail: "it failed", transient: true })
+  })
+
+  it.each(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED"])(
+    "%s is transient by its errno alone, where the SDK's classifiers cannot read the error",
+    (code) => {
+      expect(awsFailure({ name: "Error", code, message: "socket" })).toEqual({
+        code,
+        detail: "socket",
+        transient: true
+      })
+    }
+  )
+
+  it("an error of another name and no errno, not an Error, is not transient", () => {
+    expect(awsFailure({ name: "SomethingElse", message: "m" })).toEqual({
+      code: "SomethingElse",
+      detail: "m",
+      transient: false
+    })
+    expect(awsFailure({ name: "Error", code: "EOTHER", message: "m" })).toEqual({
+      code: "EOTHER",
+      detail: "m",
+      transient: false
+    })
+  })
+
+  it("a cause that is not an Error is never handed to the SDK's classifiers", () => {
+    // The SDK would read the cause's name (TimeoutError) as transient.
+    const error = Object.assign(new Error("wrapped", { cause: { name: "TimeoutError" } }), { name: "Wrapper" })
+    expect(awsFailure(error).transient).toBe(false)
+    // An Error as the cause is read through.
+    const read = Object.assign(new Error("wrapped", { cause: named("TimeoutError") }), { name: "Wrapper" })
+    expect(awsFailure(read).transient).toBe(true)
+  })
+
+  it("a 5xx the SDK does not count transient itself (501) is transient by its status", () => {
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: 501 } })).transient).toBe(true)
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: 599 } })).transient).toBe(true)
+    expect(awsFailure(named("X", "bad", { $metadata: { httpStatusCode: 400 } })).transient).toBe(false)
+  })
+
+  it("an errno that is not a string never makes a failure fatal", () => {
+    // An array whose text is a fatal code: only a string errno is judged.
+    expect(awsFailure(named("ThrottlingException", "slow", { code: ["ENOTFOUND"] })).transient).toBe(true)
+    expect(awsFailure(named("ThrottlingException", "slow", { code: "ENOTFOUND" })).transient).toBe(false)
+  })
+
   it("a dropped connection under another name is transient by its errno code", () => {
     expect(awsFailure(named("NetworkingError", "reset", { code: "ECONNRESET" }))).toEqual({
       code: "NetworkingError",
