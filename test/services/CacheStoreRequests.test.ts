@@ -241,6 +241,17 @@ describe("CacheStore requests", () => {
     })
   )
 
+  it.effect("putUser of a record of exactly 400 KB is sent to DynamoDB", () =>
+    Effect.gen(function* () {
+      const { sent, layer } = recording()
+      const base = user()
+      const record = { ...base, primary_id: `u1${"p".repeat(400 * 1024 - itemBytes(marshallRecord(base)))}` }
+      expect(itemBytes(marshallRecord(record))).toBe(400 * 1024)
+      yield* CacheStore.use((store) => store.putUser(record, Option.none())).pipe(Effect.provide(layer))
+      expect(sent.map(({ command }) => command)).toEqual(["PutItemCommand"])
+    })
+  )
+
   it.effect("tombstone gives the keys it wrote, not those a newer record kept, under the owners' condition", () =>
     Effect.gen(function* () {
       const { sent, layer } = recording((_, input) => {
