@@ -223,6 +223,12 @@ describe("CacheStore requests", () => {
         Effect.provide(recording(() => failWith("ThrottlingException", "size")).layer)
       )
       expect(throttled._tag).toBe("CacheThrottled")
+      // Only a ValidationException speaks of the item's size.
+      const otherSize = yield* CacheStore.use((store) => store.putUser(user(), Option.none())).pipe(
+        Effect.flip,
+        Effect.provide(recording(() => failWith("InternalServerError", "Item size unknown")).layer)
+      )
+      expect(otherSize).toMatchObject({ _tag: "CacheUnavailable", errorName: "InternalServerError" })
     })
   )
 
