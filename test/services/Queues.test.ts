@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Logger } from "effect"
 import { Queues } from "../../src/services/Queues.js"
+import { captureLogs } from "../support/captureLogs.js"
 import { fakeAwsClients } from "../support/fakeAws.js"
 
 interface Entry {
@@ -202,6 +203,54 @@ describe("Queues.redeliver", () => {
         )
       )
       expect(unsent.map((m) => m.messageId)).toEqual(["m2"])
+    })
+  )
+
+  it.live("no messages: nothing asked, nothing sent", () =>
+    Effect.gen(function* () {
+      const commands: Array<string> = []
+      const unsent = yield* Queues.use((q) => q.redeliver(arn, [], Duration.seconds(5))).pipe(
+        Effect.provide(
+          queuesWith((command) => {
+            commands.push(command)
+            return { QueueUrl: "http://q/x", Successful: [], Failed: [] }
+          })
+        )
+      )
+      expect(unsent).toEqual([])
+      expect(commands).toEqual([])
+    })
+  )
+
+  it.live("says in a warning why the queue's URL is unknown: SQS's code and text, or the ARN it could not read", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const commands: Array<string> = []
+      const layer = queuesWith((command) => {
+        commands.push(command)
+        throw Object.assign(new Error("The specified queue does not exist."), {
+          name: "QueueDoesNotExist",
+          $fault: "client"
+        })
+      })
+      const topic = "arn:aws:sns:eu-west-2:1:topic"
+      const unsent = yield* Queues.use((q) =>
+        Effect.all([q.redeliver(arn, received, Duration.seconds(5)), q.redeliver(topic, received, Duration.seconds(5))])
+      ).pipe(Effect.provide(layer), Effect.provideService(Logger.CurrentLoggers, logs.loggers))
+      expect(unsent).toEqual([received, received])
+      expect(commands).toEqual(["GetQueueUrlCommand"])
+      expect(logs.lines).toEqual([
+        {
+          level: "Warn",
+          text: "queue URL unknown: messages not redelivered",
+          annotations: { queueArn: arn, problem: "QueueDoesNotExist: The specified queue does not exist." }
+        },
+        {
+          level: "Warn",
+          text: "queue URL unknown: messages not redelivered",
+          annotations: { queueArn: topic, problem: `not an SQS queue ARN: ${topic}` }
+        }
+      ])
     })
   )
 })
