@@ -37,6 +37,10 @@ describe("packBatches", () => {
     const typed = { body: body(127), attributes: { t: { DataType: `String.${"t".repeat(KiB)}` } } }
     expect(sizes(packBatches([typed, typed]))).toEqual([1, 1])
     expect(sizes(packBatches([{ body: body(300) }, { body: body(300) }, { body: "small" }]))).toEqual([1, 1, 1])
+    // An attribute without a type counts its name and value only: two of these fill 256 KiB exactly.
+    const untyped = { body: "u".repeat(128 * KiB - 2), attributes: { n: { DataType: undefined, StringValue: "v" } } }
+    expect(sizes(packBatches([untyped, untyped]))).toEqual([2])
+    expect(sizes(packBatches([untyped, { ...untyped, body: `${untyped.body}!` }]))).toEqual([1, 1])
   })
 })
 
@@ -87,6 +91,18 @@ describe("Sqs.sendBatches", () => {
       })
     )
   })
+
+  it.live("an answer with no Failed list: every entry sent", () =>
+    withSqs(
+      () => ({}),
+      (sqs) => sqs.sendBatches("http://q", [{ body: "a" }, { body: "b" }], fast)
+    ).pipe(
+      Effect.map((report) => {
+        expect(report).toEqual({ sent: 2, failed: [], retried: 0, fatal: undefined })
+        return report
+      })
+    )
+  )
 
   it.live("sends again only the entries SQS failed, never a sender fault; unknown IDs ignored", () => {
     const sentIds: Array<Array<string>> = []
