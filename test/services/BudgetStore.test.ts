@@ -70,3 +70,45 @@ describe("the budget store's attempts", () => {
     })
   )
 })
+
+/** A table that cannot be reached: every update and read fails. */
+const unreachableTable = Layer.succeed(
+  BudgetTable,
+  BudgetTable.of({
+    name: "budget",
+    update: () =>
+      Effect.fail(new BudgetTableUnavailable({ table: "budget", operation: "UpdateItem", code: "Down", detail: "" })),
+    read: () =>
+      Effect.fail(new BudgetTableUnavailable({ table: "budget", operation: "GetItem", code: "Down", detail: "" })),
+    image: () => Effect.succeed(undefined),
+    requests: Effect.succeed(0)
+  })
+)
+
+describe("the budget store's errors name the operation", () => {
+  it.effect("tokenBucket, adaptiveConsume and adaptiveFeedback", () =>
+    Effect.gen(function* () {
+      const store = yield* BudgetStore.make().pipe(Effect.provide(unreachableTable))
+      const message = (operation: string) => ({
+        _tag: "RateLimiterError",
+        reason: {
+          message: `Failed to execute ${operation} rate limiting command on the budget table`,
+          cause: { _tag: "BudgetTableUnavailable", code: "Down" }
+        }
+      })
+      expect(yield* Effect.flip(store.tokenBucket({ ...take, allowOverflow: false }))).toMatchObject(
+        message("tokenBucket")
+      )
+      expect(
+        yield* Effect.flip(
+          store.adaptiveConsume({ key: "alma", tokens: 1, fallbackLimit: 10, fallbackWindow: Duration.seconds(1) })
+        )
+      ).toMatchObject(message("adaptiveConsume"))
+      expect(
+        yield* Effect.flip(
+          store.adaptiveFeedback({ key: "alma", epoch: 0, tokens: 1, status: 429, retryAfter: Duration.millis(10) })
+        )
+      ).toMatchObject(message("adaptiveFeedback"))
+    })
+  )
+})
