@@ -103,6 +103,11 @@ describe("adaptiveConsumeStep", () => {
 
   it.effect("learned, within the first window: no delay", () =>
     Effect.sync(() => {
+      // The window's last token: still no delay.
+      expect(consumed(state({ phase: "learned", cooldownUntil: now + 1, observedTokens: 3 }), 1)).toEqual({
+        next: state({ phase: "learned", cooldownUntil: now + 251, observedTokens: 4 }),
+        result: { delay: 0, epoch: 3, phase: "learned" }
+      })
       expect(consumed(state({ phase: "learned", cooldownUntil: now + 1, observedTokens: 1 }), 1)).toEqual({
         next: state({ phase: "learned", cooldownUntil: now + 251, observedTokens: 2 }),
         result: { delay: 0, epoch: 3, phase: "learned" }

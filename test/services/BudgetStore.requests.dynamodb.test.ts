@@ -243,6 +243,34 @@ describe("tokenBucket's requests", () => {
   )
 })
 
+describe("tokenBucket's refill counts", () => {
+  it.effect("a deficit a hair above a whole number, from sums of doubles, is that number", () =>
+    Effect.gen(function* () {
+      const { container } = yield* freshTable
+      const { store, took } = yield* container()
+      for (const tokens of [0.1, 0.1, 0.9, 1.3]) {
+        yield* store.tokenBucket({
+          key: "bucket",
+          tokens,
+          limit: 100,
+          refillRate: Duration.millis(100),
+          allowOverflow: false
+        })
+      }
+      took()
+      // 0.1 + 0.1 + 0.9 + 1.3 + 0.6 sums to 3.0000000000000004 here: three refills, not four.
+      yield* store.tokenBucket({
+        key: "bucket",
+        tokens: 0.6,
+        limit: 100,
+        refillRate: Duration.millis(100),
+        allowOverflow: false
+      })
+      expect(took()).toMatchObject([{ update: "bucket", values: { ":full": n(T + 300) }, expiresAt: T + 300 }])
+    })
+  )
+})
+
 describe("fixedWindow's requests", () => {
   const take = (tokens: number, limit: number | undefined) => ({
     key: "window",
