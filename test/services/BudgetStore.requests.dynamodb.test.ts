@@ -244,6 +244,24 @@ describe("tokenBucket's requests", () => {
 })
 
 describe("tokenBucket's refill counts", () => {
+  it.effect("whole takes from a bucket of a fractional limit are written over the exact state read", () =>
+    Effect.gen(function* () {
+      const { container } = yield* freshTable
+      const { store, took } = yield* container()
+      const take = { key: "bucket", tokens: 1, limit: 2.5, refillRate: Duration.millis(100), allowOverflow: false }
+      expect(yield* store.tokenBucket(take)).toEqual([1.5, 0])
+      took()
+      expect(yield* store.tokenBucket(take)).toEqual([0.5, 0])
+      expect(took()).toMatchObject([
+        {
+          update: "bucket",
+          condition: "#full = :seenFull AND #slack = :seenSlack",
+          values: { ":full": n(T + 200), ":slack": n(0), ":seenFull": n(T + 100), ":seenSlack": n(0) }
+        }
+      ])
+    })
+  )
+
   it.effect("a deficit a hair above a whole number, from sums of doubles, is that number", () =>
     Effect.gen(function* () {
       const { container } = yield* freshTable
