@@ -103,6 +103,10 @@ describe("adaptiveConsumeStep", () => {
 
   it.effect("learned, within the first window: no delay", () =>
     Effect.sync(() => {
+      expect(consumed(state({ phase: "learned", cooldownUntil: now + 1, observedTokens: 1 }), 2)).toEqual({
+        next: state({ phase: "learned", cooldownUntil: now + 501, observedTokens: 3 }),
+        result: { delay: 0, epoch: 3, phase: "learned" }
+      })
       // The window's last token: still no delay.
       expect(consumed(state({ phase: "learned", cooldownUntil: now + 1, observedTokens: 3 }), 1)).toEqual({
         next: state({ phase: "learned", cooldownUntil: now + 251, observedTokens: 4 }),

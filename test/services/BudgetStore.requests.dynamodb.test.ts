@@ -345,7 +345,7 @@ describe("fixedWindow's requests", () => {
         expect(yield* store.fixedWindow({ ...take(3, limit), key: `w${limit}` })).toEqual([3, 300])
         expect(yield* store.fixedWindow({ ...take(3, limit), key: `w${limit}` })).toEqual([6, 600])
         expect(took()).toEqual([
-          expect.objectContaining({ update: `w${limit}`, condition: expired }),
+          expect.objectContaining({ update: `w${limit}`, condition: expired, expiresAt: T + 300 }),
           {
             update: `w${limit}`,
             set: ["#count = #count + :tokens", "#until = #until + :added"],
