@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
+import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import * as BudgetStore from "../../src/services/BudgetStore.js"
 import {
   BudgetConditionFailed,
@@ -109,6 +110,30 @@ describe("the budget store's errors name the operation", () => {
           store.adaptiveFeedback({ key: "alma", epoch: 0, tokens: 1, status: 429, retryAfter: Duration.millis(10) })
         )
       ).toMatchObject(message("adaptiveFeedback"))
+    })
+  )
+})
+
+describe("the budget store's layer", () => {
+  it.effect("provides the RateLimiterStore on the budget table, its keys under the prefix", () =>
+    Effect.gen(function* () {
+      const keys: Array<string> = []
+      const table = BudgetTable.of({
+        name: "budget",
+        update: (key) =>
+          Effect.sync(() => {
+            keys.push(key)
+            return { fw_count: { N: "1" } }
+          }),
+        read: () => Effect.succeed(undefined),
+        image: () => Effect.succeed(undefined),
+        requests: Effect.succeed(0)
+      })
+      const store = yield* RateLimiterStore.pipe(
+        Effect.provide(BudgetStore.layer({ prefix: "stg:" }).pipe(Layer.provide(Layer.succeed(BudgetTable, table))))
+      )
+      yield* store.fixedWindow(take)
+      expect(keys).toEqual(["stg:alma"])
     })
   )
 })
