@@ -1,13 +1,18 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { SQSClient } from "@aws-sdk/client-sqs"
+import { SSMClient } from "@aws-sdk/client-ssm"
 import { marshall } from "@aws-sdk/util-dynamodb"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import type { UserRecord } from "../../src/schema/CacheRecord.js"
+import { AwsClients } from "../../src/services/AwsClients.js"
 import { deletionCondition, storedUserOf, userCondition } from "../../src/services/CacheConditions.js"
 import { CacheStore } from "../../src/services/CacheStore.js"
 import { toStoreError } from "../../src/services/CacheStoreError.js"
 import { itemBytes, marshallRecord } from "../../src/services/DynamoItem.js"
 import { type FakeAnswerer, fakeAwsClients } from "../support/fakeAws.js"
+import { hangingRequests } from "../support/hangingRequests.js"
 import { testConfig } from "../support/layers.js"
 
 // The requests CacheStore sends DynamoDB, and how it reads its answers and failures, through the real
@@ -43,6 +48,8 @@ const withClock = <A, E>(effect: Effect.Effect<A, E>) =>
       if (fiber.pollUnsafe() !== undefined) break
       yield* TestClock.adjust(100)
     }
+    // Not done after 200 turns: fail here rather than wait on a sleeping fiber until vitest's timeout.
+    expect(fiber.pollUnsafe()).toBeDefined()
     return yield* Fiber.join(fiber)
   })
 
@@ -456,6 +463,76 @@ describe("CacheStore requests", () => {
       )
       expect(error._tag).toBe("CacheConflict")
       expect(sent.filter(({ command }) => command === "UpdateItemCommand")).toHaveLength(41)
+    })
+  )
+})
+
+/** The cache store over a DynamoDB client whose requests hang until aborted (hangingRequests.ts). */
+const hanging = () => {
+  const requests = hangingRequests()
+  const layer = CacheStore.layer.pipe(
+    Layer.provide(
+      Layer.succeed(
+        AwsClients,
+        AwsClients.of({
+          dynamodb: new DynamoDBClient(requests.config),
+          sqs: new SQSClient(requests.config),
+          ssm: new SSMClient(requests.config)
+        })
+      )
+    ),
+    Layer.provide(testConfig())
+  )
+  return { ...requests, layer }
+}
+
+describe("an interrupted call", () => {
+  // A write that went on after its caller was interrupted (a record cut off as OutOfTime, a sibling's
+  // failure) would still land, and the SDK's own retries with it: each call must cancel its request
+  // (a read too: nothing waits for its answer).
+  const calls: ReadonlyArray<readonly [string, (store: CacheStore["Service"]) => Effect.Effect<unknown, unknown>]> = [
+    [
+      "put",
+      (store) =>
+        store.put({
+          kind: "loan",
+          record: { loan_id: "L1", user_id: "u", renewable: false, expiry_date: 1, cached_at: 1 }
+        })
+    ],
+    ["appendToUser", (store) => store.appendToUser("u1", "loan", "L2", stored)],
+    ["getUser", (store) => store.getUser("u1")]
+  ]
+
+  it.effect.each(calls)("%s aborts its request", ([, run]) =>
+    Effect.gen(function* () {
+      const { layer, signals, inFlight } = hanging()
+      yield* Effect.gen(function* () {
+        const store = yield* CacheStore
+        const fiber = yield* Effect.forkChild(run(store))
+        yield* Effect.promise(() => inFlight(1))
+        expect(signals[0]?.aborted).toBe(false)
+        yield* Fiber.interrupt(fiber)
+        expect(signals).toHaveLength(1)
+        expect(signals[0]?.aborted).toBe(true)
+      }).pipe(Effect.provide(layer))
+    })
+  )
+})
+
+describe("tombstones in flight", () => {
+  it.effect("ten at a time: eleven stale IDs send ten PutItems at once, and the eleventh waits", () =>
+    Effect.gen(function* () {
+      const { layer, signals, inFlight } = hanging()
+      yield* Effect.gen(function* () {
+        const store = yield* CacheStore
+        const keys = Array.from({ length: 11 }, (_, index) => `L${index}`)
+        const fiber = yield* Effect.forkChild(store.tombstone("loan", keys, 7, ["u1"]))
+        yield* Effect.promise(() => inFlight(10))
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        expect(signals).toHaveLength(10)
+        yield* Fiber.interrupt(fiber)
+        expect(signals.every((signal) => signal?.aborted === true)).toBe(true)
+      }).pipe(Effect.provide(layer))
     })
   )
 })

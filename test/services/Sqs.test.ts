@@ -9,6 +9,7 @@ import { Effect, Exit, Fiber } from "effect"
 import { attributeCount, makeSqs, queueNameOf, queueOfArn, Sqs } from "../../src/services/Sqs.js"
 import { isQueueMissing, SqsCallFailed } from "../../src/services/SqsError.js"
 import { type FakeAnswerer, fakeAwsClients } from "../support/fakeAws.js"
+import { hangingRequests } from "../support/hangingRequests.js"
 
 /** One request the stubbed client received: the command's name and its input. */
 interface Sent {
@@ -460,35 +461,10 @@ describe("Sqs.call", () => {
   )
 })
 
-/**
- * A client whose every request hangs until it is aborted: what each call hands the SDK as its abort
- * signal is what an interrupted caller can cancel (a long poll that would otherwise still take
- * messages off the queue, a send or delete that would still happen).
- */
+/** An SQS client whose every request hangs until it is aborted (hangingRequests.ts). */
 const hangingClient = () => {
-  const signals: Array<AbortSignal | undefined> = []
-  let started: () => void = () => undefined
-  const request = new Promise<void>((resolve) => {
-    started = resolve
-  })
-  const client = new SQSClient({
-    region: "eu-west-2",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts: 1,
-    requestHandler: {
-      handle: (_request: unknown, options?: { readonly abortSignal?: AbortSignal | undefined }) => {
-        const signal = options?.abortSignal
-        signals.push(signal)
-        started()
-        return new Promise<never>((_, reject) => {
-          signal?.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })))
-        })
-      },
-      updateHttpClientConfig: () => undefined,
-      httpHandlerConfigs: () => ({})
-    }
-  })
-  return { client, signals, started: request }
+  const requests = hangingRequests()
+  return { client: new SQSClient(requests.config), signals: requests.signals, started: requests.inFlight(1), requests }
 }
 
 describe("an interrupted call", () => {
@@ -510,6 +486,34 @@ describe("an interrupted call", () => {
       yield* Fiber.interrupt(fiber)
       expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
       expect(signals[0]?.aborted).toBe(true)
+      client.destroy()
+    })
+  )
+})
+
+describe("sendBatches' batches in flight", () => {
+  const messages = Array.from({ length: 25 }, (_, index) => ({ body: `m${index}` }))
+
+  it.effect("25 messages are three batches, all sent at once by default", () =>
+    Effect.gen(function* () {
+      const { client, signals, requests } = hangingClient()
+      const fiber = yield* Effect.forkChild(makeSqs(client).sendBatches(url, messages))
+      yield* Effect.promise(() => requests.inFlight(3))
+      expect(signals).toHaveLength(3)
+      yield* Fiber.interrupt(fiber)
+      client.destroy()
+    })
+  )
+
+  it.effect("no more at once than the concurrency asked for", () =>
+    Effect.gen(function* () {
+      const { client, signals, requests } = hangingClient()
+      const fiber = yield* Effect.forkChild(makeSqs(client).sendBatches(url, messages, { concurrency: 2 }))
+      yield* Effect.promise(() => requests.inFlight(2))
+      // The third batch waits for one of the two to end, which none does.
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      expect(signals).toHaveLength(2)
+      yield* Fiber.interrupt(fiber)
       client.destroy()
     })
   )
