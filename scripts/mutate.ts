@@ -103,22 +103,60 @@ export const withoutStaticSurvivors = (
 }
 
 const incrementalFile = "reports/mutation/stryker-incremental.json"
+
+/**
+ * `--retest-static` (every file) and `--retest-static=PART` (files whose path contains PART; more
+ * than one adds up) taken out of the arguments; the rest go to `stryker run`. Refused: a PART after a
+ * space (Stryker would read it as its config file), and another incremental file (only the default
+ * one is edited).
+ */
+export const retestArguments = (
+  args: ReadonlyArray<string>
+): { readonly parts: ReadonlyArray<string> | undefined; readonly stryker: ReadonlyArray<string> } => {
+  const flag = "--retest-static"
+  const parts: Array<string> = []
+  const stryker: Array<string> = []
+  args.forEach((arg, index) => {
+    if (arg === flag) {
+      const next = args[index + 1]
+      if (next !== undefined && !next.startsWith("-")) {
+        throw new Error(`write ${flag}=${next}, not ${flag} ${next}`)
+      }
+      parts.push("")
+    } else if (arg.startsWith(`${flag}=`)) parts.push(arg.slice(flag.length + 1))
+    else stryker.push(arg)
+  })
+  if (parts.length > 0 && stryker.some((arg) => /^--incremental-?[Ff]ile/.test(arg))) {
+    throw new Error(`${flag} edits ${incrementalFile} only: leave out --incrementalFile`)
+  }
+  return { parts: parts.length === 0 ? undefined : parts, stryker }
+}
+
 const reportFile = "reports/mutation/mutation.json"
 const resultsFile = "bench/results.json"
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { parts, stryker: strykerArgs } = (() => {
+    try {
+      return retestArguments(process.argv.slice(2))
+    } catch (error) {
+      process.stderr.write(`mutate: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.exit(2)
+    }
+  })()
   const node24 = findNode24()
-  // --retest-static: every static survivor of the baseline; --retest-static=PART: those of files whose
-  // path contains PART.
-  const retest = process.argv.slice(2).find((arg) => arg === "--retest-static" || arg.startsWith("--retest-static="))
-  const strykerArgs = process.argv.slice(2).filter((arg) => arg !== retest)
-  if (retest !== undefined && existsSync(incrementalFile)) {
-    const part = retest.split("=")[1] ?? ""
-    const { baseline, dropped } = withoutStaticSurvivors(JSON.parse(readFileSync(incrementalFile, "utf8")), (name) =>
-      name.includes(part)
-    )
-    writeFileSync(incrementalFile, JSON.stringify(baseline))
-    process.stdout.write(`mutate: ${dropped} static mutants that survived last time are tested again\n`)
+  if (parts !== undefined) {
+    if (!existsSync(incrementalFile)) {
+      process.stdout.write(`mutate: no baseline (${incrementalFile}): every mutant is tested\n`)
+    } else {
+      const { baseline, dropped } = withoutStaticSurvivors(JSON.parse(readFileSync(incrementalFile, "utf8")), (name) =>
+        parts.some((part) => name.includes(part))
+      )
+      writeFileSync(incrementalFile, JSON.stringify(baseline))
+      process.stdout.write(
+        `mutate: ${dropped} static mutants that survived or had no coverage last time are tested again\n`
+      )
+    }
   }
   const started = performance.now()
   const run = spawnSync(node24.path, ["node_modules/@stryker-mutator/core/bin/stryker.js", "run", ...strykerArgs], {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { figuresOf, withMutation, withoutStaticSurvivors } from "../../scripts/mutate.js"
+import { figuresOf, retestArguments, withMutation, withoutStaticSurvivors } from "../../scripts/mutate.js"
 
 const report = {
   schemaVersion: "2",
@@ -114,7 +114,37 @@ describe("npm run mutate's incremental baseline", () => {
     })
   })
 
-  it("leave what is not a baseline as it is", () => {
+  it("leaves what is not a baseline as it is", () => {
     expect(withoutStaticSurvivors({ schemaVersion: "2" })).toEqual({ baseline: { schemaVersion: "2" }, dropped: 0 })
+  })
+})
+
+describe("npm run mutate's --retest-static", () => {
+  it("takes the flag and its parts out of Stryker's arguments", () => {
+    expect(retestArguments(["--concurrency", "1"])).toEqual({ parts: undefined, stryker: ["--concurrency", "1"] })
+    expect(retestArguments(["--retest-static", "--concurrency", "1"])).toEqual({
+      parts: [""],
+      stryker: ["--concurrency", "1"]
+    })
+    expect(retestArguments(["--retest-static=Sqs", "--retest-static=a=b", "--force"])).toEqual({
+      parts: ["Sqs", "a=b"],
+      stryker: ["--force"]
+    })
+  })
+
+  it("refuses a part after a space, which Stryker would read as its config file", () => {
+    expect(() => retestArguments(["--retest-static", "Sqs"])).toThrow(
+      "write --retest-static=Sqs, not --retest-static Sqs"
+    )
+  })
+
+  it("refuses another incremental file, as only the default one is edited", () => {
+    expect(() => retestArguments(["--retest-static", "--incrementalFile", "x.json"])).toThrow(
+      /leave out --incrementalFile/
+    )
+    expect(retestArguments(["--incrementalFile", "x.json"])).toEqual({
+      parts: undefined,
+      stryker: ["--incrementalFile", "x.json"]
+    })
   })
 })
