@@ -23,10 +23,12 @@ interface Scripted {
   readonly remaining?: number
   /** How long Alma takes to answer (test clock). */
   readonly takes?: Duration.Duration
+  /** Alma's error code, on an error answer. */
+  readonly code?: string
 }
 
 /** An Alma answering its requests in turn from `script` (the last answer again once it runs out). */
-const scriptedAlma = (script: ReadonlyArray<Scripted>) => {
+const scriptedAlma = (script: ReadonlyArray<Scripted>, callsPerSecond = 1) => {
   const asked: Array<number> = []
   const client = HttpClient.make((request) =>
     Effect.gen(function* () {
@@ -36,7 +38,10 @@ const scriptedAlma = (script: ReadonlyArray<Scripted>) => {
       const body =
         answer.status === 200
           ? JSON.stringify({ fee: [], total_record_count: 0 })
-          : JSON.stringify({ errorsExist: true, errorList: { error: [{ errorCode: "X", errorMessage: "" }] } })
+          : JSON.stringify({
+              errorsExist: true,
+              errorList: { error: [{ errorCode: answer.code ?? "X", errorMessage: "" }] }
+            })
       return HttpClientResponse.fromWeb(
         request,
         new Response(body, {
@@ -58,7 +63,7 @@ const scriptedAlma = (script: ReadonlyArray<Scripted>) => {
         ALMA_MAX_RETRIES: "0",
         ALMA_DAILY_RESERVE: "500",
         ALMA_DAILY_RECHECK_SECONDS: String(recheckSeconds),
-        ALMA_MAX_RPS: "1"
+        ALMA_MAX_RPS: String(callsPerSecond)
       })
     ),
     Layer.provideMerge(containerMetrics)
@@ -114,6 +119,49 @@ describe("a call waiting for its slot of the budget", () => {
       yield* TestClock.adjust(Duration.seconds(2))
       expect(yield* Fiber.join(both)).toEqual(["answered", "AlmaPaused"])
       expect(alma.asked).toEqual([200])
+    }).pipe(Effect.provide(alma.layer))
+  })
+})
+
+describe("answers to calls sent before the pause", () => {
+  it.effect("a 429 DAILY_THRESHOLD without a count, answered after the pause began, keeps the pause's count", () => {
+    // Both calls go out at once; the first answer pauses the fleet with 100 left, the second comes later.
+    const alma = scriptedAlma(
+      [
+        { status: 200, remaining: 100, takes: Duration.millis(10) },
+        { status: 429, code: "DAILY_THRESHOLD", takes: Duration.millis(20) }
+      ],
+      10_000
+    )
+    return Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const outcome = Alma.use((alma) => alma.fees("U1")).pipe(
+        Effect.match({ onFailure: (error) => error._tag, onSuccess: () => "answered" })
+      )
+      const both = yield* Effect.forkChild(Effect.all([outcome, outcome], { concurrency: "unbounded" }))
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(yield* Fiber.join(both)).toEqual(["answered", "AlmaRateLimited"])
+      const refusal = yield* Effect.forkChild(Alma.use((alma) => Effect.flip(alma.fees("U1"))))
+      yield* TestClock.adjust(Duration.millis(1))
+      const refused = yield* Fiber.join(refusal)
+      expect(refused).toMatchObject({ _tag: "AlmaPaused", remaining: 100 })
+      expect(alma.asked).toEqual([200, 429])
+    }).pipe(Effect.provide(alma.layer))
+  })
+})
+
+describe("an interrupted call", () => {
+  it.effect("is cut off with its caller: an answer it would have had never reaches the reserve", () => {
+    // Alma would answer after a second that 100 are left (under the reserve of 500).
+    const alma = scriptedAlma([{ status: 200, remaining: 100, takes: Duration.seconds(1) }, { status: 200 }], 10_000)
+    return Effect.gen(function* () {
+      yield* TestClock.setTime(t0)
+      const cut = yield* Effect.forkChild(Alma.use((alma) => alma.fees("U1")))
+      yield* TestClock.adjust(Duration.millis(500))
+      yield* Fiber.interrupt(cut)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(yield* fees(Duration.millis(1))).toBe("answered")
+      expect(alma.asked).toEqual([200, 200])
     }).pipe(Effect.provide(alma.layer))
   })
 })
