@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "effect/http"
+import { TestClock } from "effect/testing"
 import { Alma } from "../../src/services/Alma.js"
 import { almaOver } from "../support/layers.js"
 
@@ -12,14 +13,15 @@ import { almaOver } from "../support/layers.js"
 /** An `HttpClient` answering every request with `answer`'s result; the URLs asked are kept. */
 const clientOf = (
   answer: (
-    request: HttpClientRequest.HttpClientRequest
+    request: HttpClientRequest.HttpClientRequest,
+    url: URL
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
 ) => {
   const asked: Array<URL> = []
   const client = HttpClient.make((request, url) =>
     Effect.suspend(() => {
       asked.push(url)
-      return answer(request)
+      return answer(request, url)
     })
   )
   return { asked, layer: Layer.succeed(HttpClient.HttpClient, client) }
@@ -118,4 +120,45 @@ describe("Alma lists whose first page gives them away", () => {
       expect(http.asked).toHaveLength(1)
     })
   )
+})
+
+describe("Alma lists of many pages", () => {
+  it.effect("asks for the pages after the first, and then reads them again, eight at a time", () => {
+    // 900 loans: the first page, then 9 more, then the first 9 again. Alma takes 100 ms a page.
+    const total = 900
+    let inFlight = 0
+    const most: Array<number> = []
+    const http = clientOf((request, url) =>
+      Effect.gen(function* () {
+        const offset = Number(url.searchParams.get("offset"))
+        inFlight++
+        most.push(inFlight)
+        yield* Effect.sleep(Duration.millis(100))
+        inFlight--
+        const items = Array.from({ length: Math.min(100, total - offset) }, (_, i) => ({
+          loan_id: `L${offset + i}`,
+          user_id: "U1",
+          due_date: "2026-12-01T22:00:00Z"
+        }))
+        return HttpClientResponse.fromWeb(
+          request,
+          new Response(JSON.stringify({ item_loan: items, total_record_count: total }), {
+            status: 200,
+            headers: { "content-type": "application/json" }
+          })
+        )
+      })
+    )
+    return Effect.gen(function* () {
+      const read = yield* Effect.forkChild(Alma.use((alma) => alma.loans("U1")))
+      yield* TestClock.adjust(Duration.seconds(10))
+      const loans = yield* Fiber.join(read)
+      expect(loans.items).toHaveLength(total)
+      expect(most).toHaveLength(19)
+      // The first page alone; then the nine after it, and then the nine re-reads, eight at most at once.
+      expect(most[0]).toBe(1)
+      expect(Math.max(...most.slice(1, 10))).toBe(8)
+      expect(Math.max(...most.slice(10))).toBe(8)
+    }).pipe(Effect.provide(almaOver(http.layer, noRetries)))
+  })
 })
