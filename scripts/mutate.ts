@@ -76,6 +76,31 @@ export const withMutation = (existing: string | undefined, figures: MutationFigu
 export const withoutStaticSurvivors = (
   baseline: unknown,
   inFile: (name: string) => boolean = () => true
+): { readonly baseline: unknown; readonly dropped: number } =>
+  withoutMutants(
+    baseline,
+    (mutant) => mutant.static === true && (mutant.status === "Survived" || mutant.status === "NoCoverage"),
+    inFile
+  )
+
+/**
+ * The baseline without the static mutants a run with `--ignoreStatic` left untested: Stryker would
+ * reuse their "Ignored" in every later run, so they would never be tested. Run after each run.
+ */
+export const withoutIgnoredStatic = (baseline: unknown) =>
+  withoutMutants(
+    baseline,
+    (mutant) =>
+      mutant.status === "Ignored" &&
+      typeof mutant.statusReason === "string" &&
+      mutant.statusReason.includes('"ignoreStatic"')
+  )
+
+/** The baseline without the mutants `drop` picks, in the files `inFile` picks. */
+const withoutMutants = (
+  baseline: unknown,
+  drop: (mutant: { readonly static?: unknown; readonly status?: unknown; readonly statusReason?: unknown }) => boolean,
+  inFile: (name: string) => boolean = () => true
 ): { readonly baseline: unknown; readonly dropped: number } => {
   if (typeof baseline !== "object" || baseline === null || !("files" in baseline)) return { baseline, dropped: 0 }
   const files = baseline.files
@@ -86,17 +111,9 @@ export const withoutStaticSurvivors = (
       if (!inFile(name) || typeof file !== "object" || file === null || !("mutants" in file)) return [name, file]
       const mutants: unknown = file.mutants
       if (!Array.isArray(mutants)) return [name, file]
-      const retested = mutants.filter(
-        (mutant: unknown) =>
-          typeof mutant === "object" &&
-          mutant !== null &&
-          "static" in mutant &&
-          mutant.static === true &&
-          "status" in mutant &&
-          (mutant.status === "Survived" || mutant.status === "NoCoverage")
-      )
-      dropped += retested.length
-      return [name, { ...file, mutants: mutants.filter((mutant: unknown) => !retested.includes(mutant)) }]
+      const left = mutants.filter((mutant: unknown) => typeof mutant !== "object" || mutant === null || !drop(mutant))
+      dropped += mutants.length - left.length
+      return [name, { ...file, mutants: left }]
     })
   )
   return { baseline: { ...baseline, files: kept }, dropped }
@@ -167,6 +184,10 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   if (run.status !== 0) {
     process.stderr.write(`mutate: stryker exited ${run.status ?? run.signal}\n`)
     process.exit(run.status ?? 1)
+  }
+  if (existsSync(incrementalFile)) {
+    const { baseline, dropped } = withoutIgnoredStatic(JSON.parse(readFileSync(incrementalFile, "utf8")))
+    if (dropped > 0) writeFileSync(incrementalFile, JSON.stringify(baseline))
   }
   const figures = figuresOf(JSON.parse(readFileSync(reportFile, "utf8")), durationMs, new Date())
   writeFileSync(

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest"
-import { figuresOf, retestArguments, withMutation, withoutStaticSurvivors } from "../../scripts/mutate.js"
+import {
+  figuresOf,
+  retestArguments,
+  withMutation,
+  withoutIgnoredStatic,
+  withoutStaticSurvivors
+} from "../../scripts/mutate.js"
 
 const report = {
   schemaVersion: "2",
@@ -145,6 +151,34 @@ describe("npm run mutate's --retest-static", () => {
     expect(retestArguments(["--incrementalFile", "x.json"])).toEqual({
       parts: undefined,
       stryker: ["--incrementalFile", "x.json"]
+    })
+  })
+})
+
+describe("npm run mutate after a run with --ignoreStatic", () => {
+  it("drops the static mutants it left untested, whose 'Ignored' Stryker would reuse for ever", () => {
+    const kept = [
+      { id: "2", static: true, status: "Killed" },
+      { id: "3", static: false, status: "Ignored", statusReason: "a service identifier" }
+    ]
+    const baseline = {
+      files: {
+        "src/a.ts": {
+          mutants: [
+            {
+              id: "1",
+              static: true,
+              status: "Ignored",
+              statusReason: 'Static mutant (and "ignoreStatic" was enabled)'
+            },
+            ...kept
+          ]
+        }
+      }
+    }
+    expect(withoutIgnoredStatic(baseline)).toEqual({
+      dropped: 1,
+      baseline: { files: { "src/a.ts": { mutants: kept } } }
     })
   })
 })
