@@ -94,7 +94,7 @@ describe("CacheStore requests", () => {
         })
       ).pipe(Effect.flip, Effect.provide(layer))
       expect({ ...error }).toEqual({
-        _tag: error._tag,
+        _tag: "CacheUnavailable",
         table: "loans-test",
         operation: "PutItem",
         errorName: "ResourceNotFoundException",
@@ -115,7 +115,7 @@ describe("CacheStore requests", () => {
       ).pipe(Effect.flip, Effect.provide(layer))
       expect(error._tag).toBe("CacheThrottled")
       expect({ ...error }).toEqual({
-        _tag: error._tag,
+        _tag: "CacheThrottled",
         table: "fees-test",
         operation: "PutItem"
       })
@@ -178,7 +178,7 @@ describe("CacheStore requests", () => {
       ])
       expect(error._tag).toBe("CacheConflict")
       expect({ ...error }).toEqual({
-        _tag: error._tag,
+        _tag: "CacheConflict",
         table: "users-test",
         operation: "PutItem",
         key: "u1"
@@ -292,7 +292,7 @@ describe("CacheStore requests", () => {
         Effect.provide(recording(() => failWith("InternalServerError", "down")).layer)
       )
       expect({ ...error }).toEqual({
-        _tag: error._tag,
+        _tag: "CacheUnavailable",
         table: "requests-test",
         operation: "PutItem",
         errorName: "InternalServerError",
