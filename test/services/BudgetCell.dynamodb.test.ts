@@ -1,33 +1,18 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import { type CellCodec, tableCell } from "../../src/services/BudgetCell.js"
 import { almaItemKey, BudgetTable } from "../../src/services/BudgetTable.js"
 import { createBudgetTable, localDynamoDbClient } from "../support/budgetTableLocal.js"
-import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
+import { dynamoDbLocalOfFile, runSuffix } from "../support/sharedDynamoDb.js"
 
 // Two containers' cells on one budget item in DynamoDB Local (the run's shared one under
 // `npm run mutate`, else one for the file), in a table of this run's own: DynamoDB takes the cell's
 // writes, and its conditions let only one writer over each version. (What the cell asks for, and
 // its fallback when the table cannot be reached: BudgetCell.test.ts.)
 
-let endpoint = ""
-let stop: () => Promise<void> = async () => {}
-
-beforeAll(async () => {
-  const shared = sharedDynamoDbEndpoint()
-  if (shared !== undefined) {
-    endpoint = shared
-    return
-  }
-  const local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })
-  endpoint = local.endpoint
-  stop = () => local.stop()
-}, 150_000)
-
-afterAll(() => stop())
+const endpoint = dynamoDbLocalOfFile()
 
 interface Cut {
   readonly rate: number
@@ -46,11 +31,11 @@ const codec: CellCodec<Cut> = {
 describe("a table cell on DynamoDB", () => {
   it.effect("one writer per version: the loser's conflict brings it the winner's state, and it writes over it", () =>
     Effect.acquireUseRelease(
-      Effect.sync(() => localDynamoDbClient(endpoint)),
+      Effect.sync(() => localDynamoDbClient(endpoint())),
       (sdk) =>
         Effect.gen(function* () {
           const tableName = `budget-cell-${runSuffix()}`
-          yield* Effect.promise(() => createBudgetTable(endpoint, tableName))
+          yield* Effect.promise(() => createBudgetTable(endpoint(), tableName))
           const container = Effect.gen(function* () {
             const table = yield* BudgetTable.make(sdk, tableName)
             return yield* tableCell(almaItemKey, "pace", codec).pipe(Effect.provideService(BudgetTable, table))

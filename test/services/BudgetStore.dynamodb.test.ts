@@ -1,36 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { RateLimiterStore } from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import * as BudgetStore from "../../src/services/BudgetStore.js"
 import { BudgetTable } from "../../src/services/BudgetTable.js"
 import { createBudgetTable, localDynamoDbClient } from "../support/budgetTableLocal.js"
-import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
+import { dynamoDbLocalOfFile, runSuffix } from "../support/sharedDynamoDb.js"
 
 // The budget store over the budget table answers as Effect's memory store does, on DynamoDB Local:
 // one for the file, or the run's shared one (`npm run mutate`), in a table of this run's own.
 
-let endpoint = ""
-let stop: () => Promise<void> = async () => {}
+const endpoint = dynamoDbLocalOfFile()
 
 /** One table per test: they share no state. */
-const createTable = (tableName: string) => createBudgetTable(endpoint, tableName)
-
-beforeAll(async () => {
-  const shared = sharedDynamoDbEndpoint()
-  if (shared !== undefined) {
-    endpoint = shared
-    return
-  }
-  const local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })
-  endpoint = local.endpoint
-  stop = () => local.stop()
-}, 150_000)
-
-afterAll(() => stop())
+const createTable = (tableName: string) => createBudgetTable(endpoint(), tableName)
 
 describe("the budget store: Effect's memory store semantics, on DynamoDB", () => {
   type Op =
@@ -65,7 +50,7 @@ describe("the budget store: Effect's memory store semantics, on DynamoDB", () =>
   it("answers every sequence of takes and feedback exactly as the memory store does", async () => {
     const tableName = `budget-differential-${runSuffix()}`
     await createTable(tableName)
-    const sdk = localDynamoDbClient(endpoint)
+    const sdk = localDynamoDbClient(endpoint())
     try {
       await fc.assert(
         fc.asyncProperty(run, (script) =>

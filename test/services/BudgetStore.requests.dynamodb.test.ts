@@ -2,35 +2,25 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 import { encodeAdaptive } from "../../src/services/BudgetAdaptive.js"
 import * as BudgetStore from "../../src/services/BudgetStore.js"
 import { BudgetTable, type BudgetUpdate } from "../../src/services/BudgetTable.js"
 import { createBudgetTable, localDynamoDbClient } from "../support/budgetTableLocal.js"
-import { runSuffix, sharedDynamoDbEndpoint } from "../support/sharedDynamoDb.js"
+import { dynamoDbLocalOfFile, runSuffix } from "../support/sharedDynamoDb.js"
 
 // What the budget store asks of the budget table for each answer: the conditional updates it sends
 // (expressions, values, expiry) and the reads, on DynamoDB Local, which holds them to their
 // conditions. A table of this run's own per test.
 
-let endpoint = ""
-let stop: () => Promise<void> = async () => {}
+const endpoint = dynamoDbLocalOfFile()
 let sdk: DynamoDBClient | undefined
 
-beforeAll(async () => {
-  const shared = sharedDynamoDbEndpoint()
-  if (shared !== undefined) endpoint = shared
-  else {
-    const local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })
-    endpoint = local.endpoint
-    stop = () => local.stop()
-  }
-  sdk = localDynamoDbClient(endpoint)
-}, 150_000)
+beforeAll(() => {
+  sdk = localDynamoDbClient(endpoint())
+})
 
-afterAll(async () => {
+afterAll(() => {
   sdk?.destroy()
-  await stop()
 })
 
 const T = 1_700_000_000_000
@@ -49,7 +39,7 @@ type Call = { readonly read: string } | ({ readonly update: string } & BudgetUpd
 /** A fresh table; `container` gives a store over it with its own image, and the calls it made. */
 const freshTable = Effect.gen(function* () {
   const tableName = `budget-requests-${runSuffix()}`
-  yield* Effect.promise(() => createBudgetTable(endpoint, tableName))
+  yield* Effect.promise(() => createBudgetTable(endpoint(), tableName))
   yield* TestClock.setTime(T)
   const client = sdk
   if (client === undefined) return yield* Effect.die("no DynamoDB client")

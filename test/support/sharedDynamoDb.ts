@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto"
-import { inject } from "vitest"
+import { afterAll, beforeAll, inject } from "vitest"
+import { startDynamoDbLocal } from "../../src/emulator/dynamodb.js"
 
 // A DynamoDB Local that a vitest global setup started for the whole run (test/support/
 // dynamoDbGlobalSetup.ts, used by `npm run mutate`), or none: then a file starts its own.
@@ -18,3 +19,24 @@ export const sharedDynamoDbEndpoint = (): string | undefined => inject("dynamoDb
  * shared DynamoDB Local that has seen other runs (other mutants) before.
  */
 export const runSuffix = (): string => randomUUID().slice(0, 8)
+
+/**
+ * The DynamoDB Local of a test file: the run's shared one, or one the file starts before its tests
+ * and stops after them. Called at the top of a file; the endpoint is read inside the tests.
+ */
+export const dynamoDbLocalOfFile = (): (() => string) => {
+  let endpoint = ""
+  let stop: () => Promise<void> = async () => {}
+  beforeAll(async () => {
+    const shared = sharedDynamoDbEndpoint()
+    if (shared !== undefined) {
+      endpoint = shared
+      return
+    }
+    const local = await startDynamoDbLocal({ startTimeoutMs: 120_000 })
+    endpoint = local.endpoint
+    stop = () => local.stop()
+  }, 150_000)
+  afterAll(() => stop())
+  return () => endpoint
+}
