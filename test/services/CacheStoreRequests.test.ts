@@ -383,6 +383,20 @@ describe("CacheStore requests", () => {
     })
   )
 
+  it.effect("appendToUser's size refusal counts the IDs of all three lists", () =>
+    Effect.gen(function* () {
+      const full = storedUserOf(
+        marshall({ primary_id: "u1", loan_ids: ["L1"], request_ids: ["R1", "R2", "R3"], fee_ids: ["F1"], cached_at: 7 })
+      )
+      const large = yield* CacheStore.use((store) => store.appendToUser("u1", "loan", "L9", full)).pipe(
+        Effect.flip,
+        Effect.provide(recording(() => failWith("ValidationException", "Item size to update has exceeded")).layer)
+      )
+      // L1 and L9, R1 to R3, F1.
+      expect(large).toMatchObject({ _tag: "UserRecordTooLarge", userId: "u1", itemIds: 6 })
+    })
+  )
+
   it.effect("removeFromUser of a user not stored, or an ID not listed, sends no update", () =>
     Effect.gen(function* () {
       const none = recording()
