@@ -3,10 +3,12 @@ import { Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
+import type { CacheKind } from "../../src/schema/Caches.js"
 import { AlmaNotFound } from "../../src/services/AlmaError.js"
+import { CacheStore } from "../../src/services/CacheStore.js"
 import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreError.js"
 import { Queues } from "../../src/services/Queues.js"
-import { present } from "../../src/services/testing/CacheStoreMemory.js"
+import { layerMemory as cacheMemory, present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
@@ -68,6 +70,18 @@ describe("updateUser", () => {
       expect(present(stack.cache, "request").size).toBe(0)
       expect(present(stack.cache, "fee").size).toBe(0)
       expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: ["L1", "L3"], request_ids: [], fee_ids: [] })
+    }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("a patron's first refresh deletes nothing: no tombstone in any item table", () => {
+    const stack = makeMemoryStack({ U1: patron([loan("L1", "U1")], [request("R1")], [fee("F1")]) })
+    return Effect.gen(function* () {
+      yield* updateUser("U1")
+      // Queue mode: the item messages write the items; the refresh itself writes only the user record.
+      expect([...stack.cache.tables.loan.keys()]).toEqual([])
+      expect([...stack.cache.tables.request.keys()]).toEqual([])
+      expect([...stack.cache.tables.fee.keys()]).toEqual([])
+      expect([...stack.cache.tables.user.keys()]).toEqual(["u1"])
     }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
@@ -359,6 +373,51 @@ describe("updateUser, more", () => {
       yield* updateUser("U1")
       expect(askedMeanwhile).toBe(2)
     }).pipe(Effect.provide(stack.services), atFixedTime)
+  })
+
+  it.effect("deletes the three kinds' stale records at once", () => {
+    const stack = makeMemoryStack({ U1: patron() })
+    const begun: Array<CacheKind> = []
+    let begunMeanwhile = -1
+    // The memory store, its loan tombstones held for a few turns while the other kinds' may begin.
+    const cache = Layer.effect(
+      CacheStore,
+      Effect.gen(function* () {
+        const store = yield* CacheStore
+        return CacheStore.of({
+          ...store,
+          tombstone: (kind, keys, at, owners) =>
+            Effect.andThen(
+              Effect.sync(() => {
+                begun.push(kind)
+              }),
+              kind === "loan"
+                ? Effect.andThen(
+                    Effect.repeat(Effect.yieldNow, { times: 9 }),
+                    Effect.suspend(() => {
+                      begunMeanwhile = begun.length
+                      return store.tombstone(kind, keys, at, owners)
+                    })
+                  )
+                : store.tombstone(kind, keys, at, owners)
+            )
+        })
+      })
+    ).pipe(Layer.provide(cacheMemory(stack.cache)))
+    return Effect.gen(function* () {
+      stack.cache.tables.user.set("u1", {
+        primary_id: "u1",
+        loan_ids: ["L1"],
+        request_ids: ["R1"],
+        fee_ids: ["F1"],
+        expiry_date: 1,
+        cached_at: now - 60_000
+      })
+      yield* updateUser("U1")
+      expect(begunMeanwhile).toBe(3)
+      expect([...begun].sort()).toEqual(["fee", "loan", "request"])
+      expect(stack.cache.tables.user.get("u1")).toMatchObject({ loan_ids: [], request_ids: [], fee_ids: [] })
+    }).pipe(Effect.provide(Layer.merge(stack.services, cache)), atFixedTime)
   })
 
   it.effect("sends no message, not even an empty batch, to the queue of a kind the patron has none of", () => {
