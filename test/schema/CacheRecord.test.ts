@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import {
   FeeRecord,
   feeRecord,
+  keyOf,
   LoanRecord,
   loanRecord,
   RequestRecord,
@@ -102,5 +103,17 @@ describe("cache records", () => {
   it("every period is configurable", () => {
     const custom = { now, expiry: { ...defaultExpiryPolicy, user: Duration.minutes(5), fee: Duration.days(1) } }
     expect(userRecord("u", { loan: [], request: [], fee: [] }, custom).expiry_date).toBe(nowSeconds + 300)
+  })
+
+  it("a record's key in its table: a loan's loan_id, a request's request_id, a fee's id", () => {
+    const loan = loanRecord(firstLoan(), "U1", clock)
+    const request = Schema.decodeUnknownSync(RequestPage)(fixtureJson("mlibrary-account__requests.json"))
+      .user_request?.[0]
+    const fee = (Schema.decodeUnknownSync(FeeList)(fixtureJson("mlibrary-account__fines_pay_amount.json")).fee ?? [])[0]
+    if (request === undefined || fee === undefined) throw new Error("fixture changed")
+    expect(keyOf({ kind: "loan", record: loan })).toBe(loan.loan_id)
+    expect(keyOf({ kind: "request", record: requestRecord(request, "U1", clock) })).toBe(request.request_id)
+    expect(keyOf({ kind: "fee", record: feeRecord(fee, "U1", clock) })).toBe(fee.id)
+    expect([loan.loan_id, request.request_id, fee.id].every((key) => typeof key === "string" && key !== "")).toBe(true)
   })
 })
