@@ -35,6 +35,17 @@ describe("parseAlmaJson", () => {
     })
   })
 
+  it.each([
+    ["[1e400]", ["1e400"]],
+    ['{"tiny":-2.5E-400}', { tiny: "-2.5E-400" }],
+    ["[3e-324,5e-324]", ["3e-324", 5e-324]]
+  ])(
+    "keeps %s's number with a three-digit exponent that a double cannot hold as its text, alone in the text",
+    (text, parsed) => {
+      expect(parseAlmaJson(text)).toEqual(parsed)
+    }
+  )
+
   it("keeps a number literal of any length (500 digits) as its text, where JSON.parse gives Infinity", () => {
     const digits = "7".repeat(500)
     expect(parseAlmaJson(`{"n":${digits},"m":1}`)).toEqual({ n: digits, m: 1 })
