@@ -10,7 +10,13 @@ describe("configuration, variable by variable", () => {
   it.effect("a URL must be http(s) and parse; the base URL loses its trailing slashes", () =>
     Effect.gen(function* () {
       const bad = "must be an http(s) URL"
-      for (const url of ["ftp://alma.example/almaws/v1", "not a url", "x http://alma.example", "http//x"]) {
+      for (const url of [
+        "ftp://alma.example/almaws/v1",
+        "not a url",
+        "x http://alma.example",
+        "http//x",
+        "ftp://alma.example/?next=https://a.example"
+      ]) {
         expect(yield* problemsOf({ ...testEnvironment, ALMA_BASE_URL: url })).toEqual([
           { variable: "ALMA_BASE_URL", problem: bad }
         ])
