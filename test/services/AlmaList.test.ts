@@ -52,6 +52,17 @@ describe("movementIn (a paged list that moved while it was read)", () => {
     )
   })
 
+  it("a page without items shares no item with the one before or after it, whatever their IDs", () => {
+    const disagree = (a: number, b: number) => `the pages at offsets ${a} and ${b} disagree at their shared item`
+    // Past the total a page is rightly empty, yet it cannot agree with its neighbour on a shared item.
+    expect(movementIn([page(5, 0, []), page(9, 0, [])], [], identity, size)).toBe(disagree(5, 9))
+    // Not even with an item whose ID is the text an item that is not there would be told apart by.
+    const absent = { loan_id: identity(undefined) }
+    const first = (items: ReadonlyArray<unknown>): ReadPage => ({ offset: 0, total: 2, items })
+    expect(movementIn([page(5, 2, []), first([absent, item(1)])], [], identity, size)).toBe(disagree(5, 0))
+    expect(movementIn([first([item(0), absent]), page(5, 2, [])], [], identity, size)).toBe(disagree(0, 5))
+  })
+
   it("fewer distinct items than the total (one counted twice across pages)", () => {
     expect(movementIn([page(0, 9, [0, 1, 2, 3, 4]), page(4, 9, [4, 5, 6, 1, 8])], [], identity, size)).toBe(
       "total_record_count 9, 8 distinct items"
@@ -69,6 +80,13 @@ describe("movementIn (a paged list that moved while it was read)", () => {
     const changed = "the page at offset 0 changed while the others were read"
     expect(movementIn(pages, [page(0, 9, [0, 1, 2, 3, 9])], identity, size)).toBe(changed)
     expect(movementIn(pages, [page(0, 10, range(0, 5))], identity, size)).toBe(changed)
+    // The same IDs in the same order, not the same text run together: 12, 345 read again as 123, 45.
+    const split = (ids: ReadonlyArray<string>): ReadPage => ({
+      offset: 0,
+      total: 2,
+      items: ids.map((loan_id) => ({ loan_id }))
+    })
+    expect(movementIn([split(["12", "345"])], [split(["123", "45"])], identity, size)).toBe(changed)
     expect(movementIn(pages, [page(0, 9, range(0, 5)), page(4, 9, range(4, 9)), page(8, 9, [8])], identity, size)).toBe(
       "the page at offset 8 changed while the others were read"
     )
