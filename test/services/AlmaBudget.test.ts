@@ -10,6 +10,7 @@ import { AwsClients } from "../../src/services/AwsClients.js"
 import { lateness, margin } from "../../src/services/BudgetSlots.js"
 import { maxBatch, maxSpare } from "../../src/services/SlotQueue.js"
 import { delayedStore, maxInAnyWindow, thresholdAlma } from "../support/budget.js"
+import { fakeAwsClients } from "../support/fakeAws.js"
 import { testConfig } from "../support/layers.js"
 
 /** The budget, pace and reserve of one container, in memory, from these settings. */
@@ -186,4 +187,45 @@ describe("the pace Alma grants (AIMD)", () => {
       yield* Fiber.interrupt(loops)
     }).pipe(Effect.provide(services))
   })
+})
+
+describe("AlmaFleet.layer: the budget table when one is named, this container's memory otherwise", () => {
+  /** One call's slot, taken over the fleet's limits from this environment; the tables DynamoDB was asked about. */
+  const tablesAskedFor = (env: Record<string, string | undefined>) => {
+    const tables: Array<unknown> = []
+    const aws = fakeAwsClients({
+      dynamodb: (command, input) => {
+        tables.push(input.TableName)
+        throw new Error(`${command}: the table is out of reach`)
+      }
+    })
+    return Effect.gen(function* () {
+      const fiber = yield* Effect.forkChild(AlmaBudget.use((budget) => budget.take))
+      yield* advance(3_000)
+      yield* Fiber.interrupt(fiber)
+      return tables
+    }).pipe(
+      Effect.provide(
+        AlmaFleet.layer.pipe(Layer.provide(aws), Layer.provide(testConfig({ ALMA_MAX_RPS: undefined, ...env })))
+      )
+    )
+  }
+
+  it.effect("ALMA_BUDGET_TABLE_NAME set: a call's slot is asked of that table", () =>
+    Effect.gen(function* () {
+      const tables = yield* tablesAskedFor({
+        ALMA_BUDGET_TABLE_NAME: "budget-test",
+        ALMA_BUDGET: "10",
+        ALMA_FLEET_INSTANCES: "2"
+      })
+      expect(tables.length).toBeGreaterThan(0)
+      expect(new Set(tables)).toEqual(new Set(["budget-test"]))
+    })
+  )
+
+  it.effect("unset: the slot comes from memory, DynamoDB is never asked", () =>
+    Effect.gen(function* () {
+      expect(yield* tablesAskedFor({ ALMA_BUDGET: "10" })).toEqual([])
+    })
+  )
 })
