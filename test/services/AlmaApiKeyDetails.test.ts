@@ -37,6 +37,15 @@ describe("the Alma API key, read from SSM", () => {
     })
   )
 
+  it.effect("a refusal that is not an Error is named an unknown error", () =>
+    Effect.gen(function* () {
+      const error = yield* fromSsm(() => {
+        throw { code: "refused" }
+      })
+      expect(error).toMatchObject({ parameter: "/alma/key", reason: "unknown error" })
+    })
+  )
+
   it.effect("given directly (local runs), the key is used as it is and never dropped", () =>
     Effect.gen(function* () {
       const key = yield* AlmaApiKey.use((k) => Effect.andThen(k.invalidate, k.get)).pipe(
