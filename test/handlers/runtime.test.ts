@@ -3,7 +3,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { makeHandlers } from "../../src/handlers/index.js"
-import { disposeOnShutdown, liveServices } from "../../src/handlers/runtime.js"
+import { disposeOnShutdown, lambdaRuntime, liveServices } from "../../src/handlers/runtime.js"
 import { almaUsage, countCall } from "../../src/services/AlmaMetrics.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import type { AwsClients } from "../../src/services/AwsClients.js"
@@ -12,6 +12,7 @@ import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.unstubAllEnvs()
 })
 
 // Alma and AWS at 127.0.0.1:9, where nothing listens: every call is refused at once, nothing leaves
@@ -70,6 +71,26 @@ describe("makeHandlers (the real handlers in-process)", () => {
     const handlers = makeHandlers({ ...testEnvironment, ALMA_BASE_URL: "nowhere" })
     await expect(handlers.updateFee.warm()).rejects.toThrow(/ALMA_BASE_URL must be an http\(s\) URL/)
     await handlers.dispose()
+  })
+})
+
+describe("lambdaRuntime (the runtime each handler module builds)", () => {
+  it("reads its configuration from process.env and is disposed on SIGTERM", async () => {
+    for (const [name, value] of Object.entries(unreachableAlma)) vi.stubEnv(name, value)
+    const signals: Array<string> = []
+    vi.spyOn(process, "once").mockImplementation((signal: string | symbol) => {
+      signals.push(String(signal))
+      return process
+    })
+    const runtime = lambdaRuntime()
+    expect(signals).toEqual(["SIGTERM"])
+    const config = await runtime.runPromise(
+      Effect.gen(function* () {
+        return yield* AppConfig
+      })
+    )
+    expect(config.alma.baseUrl).toBe(testEnvironment.ALMA_BASE_URL)
+    await runtime.dispose()
   })
 })
 
