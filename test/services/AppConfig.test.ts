@@ -1,7 +1,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Redacted } from "effect"
+import { Duration, Effect, Exit, Redacted, Schema } from "effect"
 import { makeHandlers } from "../../src/handlers/index.js"
-import { readSettings } from "../../src/services/AppConfig.js"
+import { ConfigInvalid, readSettings } from "../../src/services/AppConfig.js"
 import { testEnvironment } from "../support/env.js"
 import { lambdaContext, sqsEvent } from "../support/memoryStack.js"
 
@@ -118,4 +118,22 @@ describe("AWS credentials", () => {
       expect(settings.aws.credentials).toEqual({ accessKeyId: "local", secretAccessKey: "local" })
     })
   )
+})
+
+describe("ConfigInvalid", () => {
+  const decode = Schema.decodeUnknownExit(ConfigInvalid)
+
+  it("carries, for each problem, the variable and what is wrong with it, both in its message", () => {
+    const exit = decode({ _tag: "ConfigInvalid", problems: [{ variable: "ALMA_MAX_RPS", problem: "must be > 0" }] })
+    expect(Exit.isSuccess(exit) ? exit.value.message : undefined).toBe(
+      "Invalid configuration: ALMA_MAX_RPS must be > 0"
+    )
+  })
+
+  it.each(["variable", "problem"])("a problem without its %s is refused: an operator could not act on it", (field) => {
+    const problem = Object.fromEntries(
+      Object.entries({ variable: "ALMA_MAX_RPS", problem: "must be > 0" }).filter(([name]) => name !== field)
+    )
+    expect(Exit.isFailure(decode({ _tag: "ConfigInvalid", problems: [problem] }))).toBe(true)
+  })
 })
