@@ -112,7 +112,7 @@ describe("updateUser", () => {
       let failures = 1
       stack.cache.failWhen = (operation) =>
         operation === "tombstone" && failures-- > 0
-          ? new CacheUnavailable({ table: "loans", operation: "BatchWriteItem", errorName: "Networking", detail: "" })
+          ? new CacheUnavailable({ table: "loans", operation: "PutItem", errorName: "Networking", detail: "" })
           : undefined
       expect((yield* Effect.flip(updateUser("U1")))._tag).toBe("CacheUnavailable")
       yield* updateUser("U1")
