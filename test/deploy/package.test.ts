@@ -581,8 +581,8 @@ describe.each(["stg", "prod"] as const)("sls package --stage %s", (stage) => {
       getAtt("FeesTable", "Arn")
     )
     expect(resourcesOf("dynamodb:PutItem")).toEqual(tables)
-    // A deletion is a tombstone written by PutItem under a condition (docs/fates.md): the role cannot
-    // remove an item unconditionally, so no code path can undo another writer's newer record.
+    // Nothing sends a DeleteItem or a BatchWriteItem: a deletion is a tombstone written by a conditional
+    // PutItem (docs/fates.md). Least privilege: they are not granted.
     for (const action of ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:*"]) {
       expect(resourcesOf(action)).toEqual(set())
     }
