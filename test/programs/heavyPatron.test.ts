@@ -3,13 +3,13 @@ import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { updateUser } from "../../src/programs/updateUser.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
+import { now } from "../support/fixedTime.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
 // A patron beyond one user record (DynamoDB's 400 KB item limit, about 23,000 item IDs): issue 10,
 // point 5. The refresh fails, naming the patron and the limit; nothing of it is written, nothing of
 // the cache before it is lost.
 
-const now = Date.parse("2026-11-25T12:00:00Z")
 const loan = (id: string) => ({
   loan_id: id,
   user_id: "Heavy.Patron",

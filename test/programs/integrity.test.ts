@@ -6,6 +6,7 @@ import { updateUser } from "../../src/programs/updateUser.js"
 import type { Loan } from "../../src/schema/Loan.js"
 import { AlmaAmbiguous, AlmaUnavailable } from "../../src/services/AlmaError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
+import { atFixedTime } from "../support/fixedTime.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
 // Cache integrity on the in-memory layers (docs/fates.md "A retried message is harmless"): the clock is the
@@ -213,7 +214,6 @@ describe("a deletion proven for one patron never removes another's, and duplicat
       // Each Alma answer waits 5 ms of TestClock time: the ten duplicates are all in flight at once,
       // whatever the machine's speed, until the clock moves.
       stack.alma.afterAnswer = () => Effect.sleep("5 millis")
-      yield* TestClock.setTime(Date.parse("2026-11-25T12:00:00Z"))
       const all = yield* Effect.forkChild(
         Effect.forEach(Array.from({ length: 10 }), () => Effect.exit(updateUser("U1")), { concurrency: "unbounded" })
       )
@@ -224,7 +224,7 @@ describe("a deletion proven for one patron never removes another's, and duplicat
       // asked at the same instant, and stopped without asking again.
       expect(stack.alma.calls).toMatchObject({ loans: 10, requests: 10, fees: 10 })
       expect(present(stack.cache, "user").get("u1")).toMatchObject({ loan_ids: ["L1"] })
-    }).pipe(Effect.provide(stack.services))
+    }).pipe(Effect.provide(stack.services), atFixedTime)
   })
 
   it.effect("an older item message whose write a newer deletion refused does not list the ID again", () => {

@@ -1,15 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { TestClock } from "effect/testing"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
 import { AlmaAmbiguous, AlmaNotFound } from "../../src/services/AlmaError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
+import { atFixedTime, now } from "../support/fixedTime.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
-
-const now = Date.parse("2026-11-25T12:00:00Z")
-const atFixedTime = <A, E, R>(test: Effect.Effect<A, E, R>) => Effect.andThen(TestClock.setTime(now), test)
 
 describe("entries of a stored user record that are no usable ID", () => {
   it.effect("are logged with what they are and the rule they break, dropped, never deleted by", () => {

@@ -6,14 +6,12 @@ import { updateUser } from "../../src/programs/updateUser.js"
 import { AlmaAmbiguous } from "../../src/services/AlmaError.js"
 import { CacheConflict, CacheUnavailable } from "../../src/services/CacheStoreError.js"
 import { present } from "../../src/services/testing/CacheStoreMemory.js"
+import { atFixedTime, now } from "../support/fixedTime.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
 // The item programs' last step (the written item listed by its user record, or deleted when a newer
 // refresh proved it gone), confirmations from the user's list, and what the refreshes log of entries
 // they cannot use. Every test runs at `now` (TestClock).
-
-const now = Date.parse("2026-11-25T12:00:00Z")
-const atFixedTime = <A, E, R>(test: Effect.Effect<A, E, R>) => Effect.andThen(TestClock.setTime(now), test)
 
 const loan = (id: string) => ({ loan_id: id, user_id: "U1", due_date: "2026-12-01T22:00:00Z" })
 const request = (id: string) => ({ request_id: id, user_primary_id: "U1", request_status: "NOT_STARTED" })

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
 import { updateFee, updateLoan, updateRequest } from "../../src/programs/updateItem.js"
 import { updateUser } from "../../src/programs/updateUser.js"
 import type { CacheKind } from "../../src/schema/Caches.js"
@@ -10,12 +9,11 @@ import { CacheThrottled, CacheUnavailable } from "../../src/services/CacheStoreE
 import { Queues } from "../../src/services/Queues.js"
 import { layerMemory as cacheMemory, present } from "../../src/services/testing/CacheStoreMemory.js"
 import { testEnvironment } from "../support/env.js"
+import { atFixedTime, now } from "../support/fixedTime.js"
 import { makeMemoryStack, patron } from "../support/memoryStack.js"
 
-// Every test runs at this instant (TestClock): records' expiries and cached_at never depend on the
-// day the suite runs. Loans are due before now + 14 days (loanExpiresAt takes the later), except one.
-const now = Date.parse("2026-11-25T12:00:00Z")
-const atFixedTime = <A, E, R>(test: Effect.Effect<A, E, R>) => Effect.andThen(TestClock.setTime(now), test)
+// Every test runs at `now` (atFixedTime). Loans are due before now + 14 days (loanExpiresAt takes
+// the later), except one.
 
 const loan = (id: string, user = "Jane.Doe") => ({
   loan_id: id,

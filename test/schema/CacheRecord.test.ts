@@ -15,9 +15,9 @@ import { defaultExpiryPolicy, loanExpiresAt } from "../../src/schema/Expiry.js"
 import { FeeList } from "../../src/schema/Fee.js"
 import { LoanPage } from "../../src/schema/Loan.js"
 import { RequestPage } from "../../src/schema/Request.js"
+import { now } from "../support/fixedTime.js"
 import { fixtureJson } from "../support/fixtures.js"
 
-const now = Date.parse("2026-11-25T12:00:00Z")
 const clock = { now, expiry: defaultExpiryPolicy }
 const nowSeconds = now / 1000
 const days14 = 14 * 24 * 3600

@@ -7,8 +7,9 @@ import { defaultExpiryPolicy } from "../../src/schema/Expiry.js"
 import { Fee, isClosedFee } from "../../src/schema/Fee.js"
 import { FeeMessage, LoanMessage, RequestMessage, UserMessage } from "../../src/schema/QueueMessage.js"
 import { isClosedRequest, Request } from "../../src/schema/Request.js"
+import { now } from "../support/fixedTime.js"
 
-const clock = { now: Date.parse("2026-11-25T12:00:00Z"), expiry: defaultExpiryPolicy }
+const clock = { now, expiry: defaultExpiryPolicy }
 const fee = Schema.decodeUnknownSync(Fee)
 const request = Schema.decodeUnknownSync(Request)
 
